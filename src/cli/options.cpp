@@ -1,0 +1,175 @@
+// Hand-written parser: sendmail's syntax (-faddr, -f addr, -oi, -o<anything>) does not fit a
+// generic option library, and the grammar is small.
+#include "cli/options.hpp"
+
+#include <string_view>
+
+namespace mx::cli {
+namespace {
+
+Error usage_error(std::string detail) {
+  Error e = permanent_error(Stage::usage, std::move(detail));
+  return e;
+}
+
+struct LongOption {
+  std::string_view name;
+  bool takes_value;
+};
+
+constexpr LongOption kLongOptions[] = {
+    {"help", false},        {"version", false},   {"quiet", false},
+    {"verbose", false},     {"helo", true},       {"resolver", true},
+    {"trust-anchor", true}, {"root-hints", true}, {"trust-ad", false},
+};
+
+Result<void> apply_long(Options& o, std::string_view name, const std::string& value) {
+  if (name == "help")
+    o.help = true;
+  else if (name == "version")
+    o.version = true;
+  else if (name == "quiet")
+    o.quiet = true;
+  else if (name == "verbose")
+    o.verbose = true;
+  else if (name == "helo")
+    o.helo = value;
+  else if (name == "resolver")
+    o.resolver = value;
+  else if (name == "trust-anchor")
+    o.trust_anchor = value;
+  else if (name == "root-hints")
+    o.root_hints = value;
+  else if (name == "trust-ad")
+    o.trust_ad = true;
+  else
+    return fail(usage_error("unknown option --" + std::string(name)));
+  return {};
+}
+
+}  // namespace
+
+Result<Options> parse_options(const std::vector<std::string>& args) {
+  Options o;
+  std::size_t i = 0;
+  auto take_value = [&](std::string_view flag, std::string_view attached) -> Result<std::string> {
+    if (!attached.empty()) return std::string(attached);
+    if (i + 1 >= args.size())
+      return fail(usage_error("option " + std::string(flag) + " needs a value"));
+    return args[++i];
+  };
+  for (; i < args.size(); ++i) {
+    std::string_view a = args[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') {
+      o.recipients.emplace_back(a);
+      continue;
+    }
+    if (a.starts_with("--")) {
+      std::string_view body = a.substr(2);
+      std::string_view name = body.substr(0, body.find('='));
+      const LongOption* opt = nullptr;
+      for (const auto& lo : kLongOptions)
+        if (lo.name == name) opt = &lo;
+      if (opt == nullptr) return fail(usage_error("unknown option --" + std::string(name)));
+      std::string value;
+      if (opt->takes_value) {
+        if (auto eq = body.find('='); eq != std::string_view::npos) {
+          value = std::string(body.substr(eq + 1));
+        } else {
+          auto v = take_value("--" + std::string(name), {});
+          if (!v) return fail(std::move(v).error());
+          value = *v;
+        }
+      } else if (body.find('=') != std::string_view::npos) {
+        return fail(usage_error("option --" + std::string(name) + " takes no value"));
+      }
+      if (auto r = apply_long(o, name, value); !r) return fail(std::move(r).error());
+      continue;
+    }
+    // Short options; sendmail allows a value glued to its flag (-faddr).
+    char flag = a[1];
+    std::string_view rest = a.substr(2);
+    switch (flag) {
+      case 'f':
+      case 'r': {  // -r is sendmail's old spelling of -f
+        auto v = take_value(a.substr(0, 2), rest);
+        if (!v) return fail(std::move(v).error());
+        o.sender = *v;
+        break;
+      }
+      case 'F': {
+        auto v = take_value("-F", rest);
+        if (!v) return fail(std::move(v).error());
+        o.full_name = *v;
+        break;
+      }
+      case 'o':  // -oi, -oem, -odb ...: sendmail queue/delivery knobs that do not apply here
+        if (rest.empty()) {
+          if (i + 1 >= args.size()) return fail(usage_error("option -o needs a value"));
+          ++i;
+        }
+        break;
+      case 'i':  // a lone "." never ends the input anyway
+        if (!rest.empty()) return fail(usage_error("unknown option " + std::string(a)));
+        break;
+      case 'q':
+        if (!rest.empty()) return fail(usage_error("unknown option " + std::string(a)));
+        o.quiet = true;
+        break;
+      case 'v':
+        if (!rest.empty()) return fail(usage_error("unknown option " + std::string(a)));
+        o.verbose = true;
+        break;
+      case 'h':
+        if (!rest.empty()) return fail(usage_error("unknown option " + std::string(a)));
+        o.help = true;
+        break;
+      default:
+        return fail(usage_error("unknown option " + std::string(a)));
+    }
+  }
+  for (; i < args.size(); ++i) o.recipients.push_back(args[i]);
+  if (o.resolver && o.root_hints)
+    return fail(usage_error("--resolver and --root-hints exclude each other"));
+  if (o.trust_ad && (o.resolver || o.root_hints || o.trust_anchor))
+    return fail(
+        usage_error("--trust-ad uses the resolv.conf resolver's AD bit; it takes no "
+                    "--resolver, --root-hints or --trust-anchor"));
+  if (!o.help && !o.version && o.recipients.empty())
+    return fail(usage_error("no recipients given"));
+  return o;
+}
+
+const char* usage_text() {
+  return R"(Usage: mxclient [options] [-f sender] recipient...
+
+Delivers the message read from standard input (to end of file) directly to each
+recipient domain's mail exchanger, validating DNS with DNSSEC.
+
+Options:
+  -f ADDR, -fADDR      envelope sender (default $USER@<this host's FQDN>; '' or '<>' = null)
+  -F NAME              sender's full name (accepted for sendmail compatibility; ignored)
+  -i, -oi, -o*         accepted for sendmail compatibility (a lone '.' never ends input)
+  -q, --quiet          no progress output on stdout
+  -v, --verbose        more detail in the progress output
+  --helo NAME          name to send in EHLO (default: this host's FQDN)
+  --resolver IP[@PORT] send DNS queries to this resolver, still validating DNSSEC locally
+  --root-hints FILE    recursive mode: use these root hints instead of the built-in ones
+  --trust-anchor FILE  DNSSEC trust anchor (default /usr/share/dns/root.key)
+  --trust-ad           trust the AD bit of the resolv.conf resolver (original mxclient
+                       behaviour; refused unless that resolver is on loopback)
+  -h, --help           this text
+  --version            print the version
+
+Exit codes: 0 delivered, 64 usage, 65 bad message or address, 67 unknown user,
+68 no such domain or null MX, 69 other permanent refusal, 70 internal error,
+74 input read error, 75 temporary failure (try again later), 77 authentication
+refused, 78 configuration error.
+)";
+}
+
+}  // namespace mx::cli

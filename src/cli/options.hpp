@@ -1,0 +1,34 @@
+// Command-line parsing: sendmail-compatible flags (-f -F -i -oi -o*) plus mxclient's own.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace mx::cli {
+
+struct Options {
+  std::optional<std::string> sender;  // -f; "" or "<>" means the null reverse-path
+  std::string full_name;              // -F (accepted for compatibility; the message is not altered)
+  std::vector<std::string> recipients;
+  std::optional<std::string> helo;  // --helo
+  bool quiet = false;               // -q
+  bool verbose = false;             // -v
+  bool help = false;
+  bool version = false;
+  // DNS: recursive from the root by default, validating with the root trust anchor.
+  std::optional<std::string> resolver;      // --resolver IP[@port]: forward, still validate
+  std::optional<std::string> trust_anchor;  // --trust-anchor FILE
+  std::optional<std::string> root_hints;    // --root-hints FILE
+  bool trust_ad = false;                    // --trust-ad: original mxclient's mode
+};
+
+/// Parses argv (without argv[0]). Errors are Stage::usage.
+Result<Options> parse_options(const std::vector<std::string>& args);
+
+/// The --help text.
+const char* usage_text();
+
+}  // namespace mx::cli
