@@ -94,7 +94,7 @@ int run(int argc, char** argv) {
   if (!spool) return report_error(spool.error());
   StreamProgress progress(o.quiet ? nullptr : &std::cout, &std::cerr);
   const auto& stats = spool->stats();
-  if (stats.lines_over_998 > 0)
+  if (stats.long_lines > 0)
     progress.warn("line " + std::to_string(stats.first_long_line) + " is " +
                   std::to_string(stats.longest_line) +
                   " octets long (RFC 5321 limit: 998); it is sent unaltered, but some servers "
@@ -105,7 +105,7 @@ int run(int argc, char** argv) {
   auto tls_context = tls::Context::create(tls::ContextOptions{});
   if (!tls_context) return report_error(tls_context.error());
 
-  delivery::Environment env{**resolver, *tls_context, progress};
+  delivery::Environment env{.resolver = **resolver, .tls_context = *tls_context, .progress = progress, .random = {}};
   delivery::Report report = delivery::deliver(request, *spool, env);
 
   std::vector<const Error*> errors;

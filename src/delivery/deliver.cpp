@@ -123,7 +123,7 @@ void deliver_domain(const std::string& domain, std::vector<std::string> recipien
       smtp::Envelope envelope;
       envelope.reverse_path = request.reverse_path;
       for (const auto& p : pending) envelope.recipients.push_back(p.recipient);
-      envelope.body_8bit = message.stats().has_8bit;
+      envelope.body_8bit = message.stats().eight_bit;
       envelope.size = message.size();
       smtp::SessionOptions options;
       options.helo_name = request.helo_name;

@@ -120,7 +120,7 @@ DriverResult drive_session(Fd socket, smtp::Session& session, tls::Context& tls_
               progress.sent("(message body, " + std::to_string(message.size()) + " octets)");
               auto w = message::write_dot_stuffed(message, [&](std::string_view chunk) {
                 return stream().write_all(
-                    chunk, Deadline::after(smtp::default_timeout(smtp::Phase::data_end)));
+                    chunk, Deadline::after(smtp::kDataBlockTimeout));
               });
               if (!w) {
                 session.connection_lost(std::move(w).error());

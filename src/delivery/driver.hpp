@@ -8,7 +8,9 @@
 
 #include "core/progress.hpp"
 #include "message/spool.hpp"
+#include "message/wire_chunks.hpp"
 #include "net/socket.hpp"
+#include "smtp/phase.hpp"
 #include "smtp/session.hpp"
 #include "tls/context.hpp"
 #include "tls/tls_stream.hpp"

@@ -1,0 +1,187 @@
+// delivery::deliver against scripted SMTP servers on loopback and a fake resolver: which server
+// is tried next, which outcome is final, and what each recipient ends with.
+#include "delivery/deliver.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "support/smtp_server.hpp"
+#include "unit/dns/fake_resolver.hpp"
+
+namespace mx::delivery {
+namespace {
+
+using dns::testing::FakeResolver;
+using mx::testing::ServerScript;
+using mx::testing::SmtpServer;
+
+class DeliverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto ctx = tls::Context::create(tls::ContextOptions{});
+    ASSERT_TRUE(ctx) << ctx.error().detail;
+    tls_ = std::make_unique<tls::Context>(std::move(*ctx));
+  }
+
+  /// Starts a server on `ip`, all servers sharing one port (the MX port of the Environment).
+  SmtpServer& server(const std::string& ip, ServerScript script = {}) {
+    servers_.push_back(std::make_unique<SmtpServer>(ip, port_, std::move(script)));
+    port_ = servers_.back()->port();
+    return *servers_.back();
+  }
+
+  Report run(std::vector<std::string> recipients, std::string body = "Subject: t\r\n\r\nhi\r\n") {
+    Request req;
+    req.reverse_path = "sender@client.example";
+    req.recipients = std::move(recipients);
+    req.helo_name = "client.example";
+    auto spool = message::Spool::from_string(body);
+    Environment env{.resolver = resolver_, .tls_context = *tls_, .progress = progress_, .random = {}};
+    env.port = port_;
+    env.connect_timeout = std::chrono::milliseconds(2000);
+    env.random = [] { return 0u; };
+    return deliver(req, spool, env);
+  }
+
+  FakeResolver resolver_;
+  NullProgress progress_;
+  std::unique_ptr<tls::Context> tls_;
+  std::vector<std::unique_ptr<SmtpServer>> servers_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(DeliverTest, FirstServerDownSecondDelivers) {
+  SmtpServer& b = server("127.0.0.2");
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_mx("d.example", 20, "b.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.4");  // nothing listens there
+  resolver_.add_a("b.d.example", "127.0.0.2");
+  Report r = run({"rcpt@d.example"});
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_FALSE(r.recipients[0].error) << r.recipients[0].error->describe();
+  EXPECT_EQ(r.recipients[0].delivered_via, "b.d.example [127.0.0.2]");
+  ASSERT_EQ(b.messages().size(), 1u);
+  EXPECT_EQ(b.messages()[0], "Subject: t\r\n\r\nhi\r\n");
+}
+
+TEST_F(DeliverTest, FiveHundredGreetingMovesOn) {
+  ServerScript refuse;
+  refuse.greeting = "554 5.7.1 go away\r\n";
+  SmtpServer& a = server("127.0.0.2", refuse);
+  SmtpServer& b = server("127.0.0.3");
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_mx("d.example", 20, "b.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.2");
+  resolver_.add_a("b.d.example", "127.0.0.3");
+  Report r = run({"rcpt@d.example"});
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_FALSE(r.recipients[0].error);
+  EXPECT_EQ(a.connections(), 1);
+  EXPECT_EQ(b.messages().size(), 1u);
+}
+
+TEST_F(DeliverTest, TemporaryRcptMovesOnPermanentRcptIsFinal) {
+  ServerScript picky;
+  picky.on_command = [](const std::string& line) -> std::string {
+    if (line.starts_with("RCPT TO:<later@")) return "451 4.3.0 try later\r\n";
+    if (line.starts_with("RCPT TO:<nobody@")) return "550 5.1.1 no such user\r\n";
+    return "";
+  };
+  picky.ehlo_reply = "250-a\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n";
+  SmtpServer& a = server("127.0.0.2", picky);
+  SmtpServer& b = server("127.0.0.3");
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_mx("d.example", 20, "b.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.2");
+  resolver_.add_a("b.d.example", "127.0.0.3");
+  Report r = run({"later@d.example", "nobody@d.example"});
+  ASSERT_EQ(r.recipients.size(), 2u);
+  const RecipientOutcome* later = nullptr;
+  const RecipientOutcome* nobody = nullptr;
+  for (const auto& o : r.recipients) (o.recipient.starts_with("later") ? later : nobody) = &o;
+  ASSERT_TRUE(later && nobody);
+  EXPECT_FALSE(later->error);
+  EXPECT_EQ(later->delivered_via, "b.d.example [127.0.0.3]");
+  ASSERT_TRUE(nobody->error);
+  EXPECT_TRUE(nobody->error->permanent());
+  EXPECT_EQ(nobody->error->enhanced, "5.1.1");
+  // The pipelined DATA got 354 from this naive server: only the lone "." may follow (RFC 2920 §3.1).
+  for (const auto& m : a.messages()) EXPECT_EQ(m, "");
+  // The second server only saw the recipient that was still pending.
+  int rcpts = 0;
+  for (const auto& c : b.commands()) rcpts += c.starts_with("RCPT") ? 1 : 0;
+  EXPECT_EQ(rcpts, 1);
+}
+
+TEST_F(DeliverTest, LostFinalReplyIsNotRetriedElsewhere) {
+  ServerScript drop;
+  drop.final_reply = "";  // closes the connection after the final dot
+  server("127.0.0.2", drop);
+  SmtpServer& b = server("127.0.0.3");
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_mx("d.example", 20, "b.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.2");
+  resolver_.add_a("b.d.example", "127.0.0.3");
+  Report r = run({"rcpt@d.example"});
+  ASSERT_EQ(r.recipients.size(), 1u);
+  ASSERT_TRUE(r.recipients[0].error);
+  EXPECT_TRUE(r.recipients[0].error->maybe_delivered);
+  EXPECT_TRUE(r.recipients[0].error->temporary());
+  EXPECT_EQ(b.connections(), 0);
+}
+
+TEST_F(DeliverTest, AtMostTwoSessions) {
+  ServerScript busy;
+  busy.greeting = "421 4.3.2 busy\r\n";
+  SmtpServer& a = server("127.0.0.2", busy);
+  SmtpServer& b = server("127.0.0.3", busy);
+  SmtpServer& c = server("127.0.0.5", busy);
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_mx("d.example", 20, "b.d.example");
+  resolver_.add_mx("d.example", 30, "c.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.2");
+  resolver_.add_a("b.d.example", "127.0.0.3");
+  resolver_.add_a("c.d.example", "127.0.0.5");
+  Report r = run({"rcpt@d.example"});
+  ASSERT_EQ(r.recipients.size(), 1u);
+  ASSERT_TRUE(r.recipients[0].error);
+  EXPECT_TRUE(r.recipients[0].error->temporary());
+  EXPECT_EQ(r.recipients[0].error->smtp_code, 421);
+  EXPECT_EQ(a.connections() + b.connections() + c.connections(), 2);
+}
+
+TEST_F(DeliverTest, DnsFailureReachesEveryRecipientOfTheDomain) {
+  resolver_.set_rcode("gone.example", dns::rrtype::MX, dns::rcode::nxdomain, dns::Security::secure);
+  Report r = run({"a@gone.example", "b@gone.example"});
+  ASSERT_EQ(r.recipients.size(), 2u);
+  for (const auto& o : r.recipients) {
+    ASSERT_TRUE(o.error);
+    EXPECT_EQ(o.error->reason, Reason::no_such_domain);
+    EXPECT_TRUE(o.error->permanent());
+  }
+}
+
+TEST_F(DeliverTest, MailRejectionIsFinalForAllRecipients) {
+  ServerScript no;
+  no.on_command = [](const std::string& line) -> std::string {
+    return line.starts_with("MAIL") ? "550 5.7.1 sender refused\r\n" : "";
+  };
+  server("127.0.0.2", no);
+  SmtpServer& b = server("127.0.0.3");
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_mx("d.example", 20, "b.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.2");
+  resolver_.add_a("b.d.example", "127.0.0.3");
+  Report r = run({"x@d.example", "y@d.example"});
+  ASSERT_EQ(r.recipients.size(), 2u);
+  for (const auto& o : r.recipients) {
+    ASSERT_TRUE(o.error);
+    EXPECT_TRUE(o.error->permanent());
+    EXPECT_EQ(o.error->smtp_code, 550);
+  }
+  EXPECT_EQ(b.connections(), 0);
+}
+
+}  // namespace
+}  // namespace mx::delivery
