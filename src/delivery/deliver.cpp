@@ -112,7 +112,7 @@ void deliver_domain(const std::string& domain, std::vector<std::string> recipien
       std::string where = host.name + " [" + addr.ip + "]";
       net::Endpoint endpoint{addr.ip, env.port};
       progress.note("connecting to " + where + ":" + std::to_string(env.port));
-      auto sock = net::connect_tcp(endpoint, Deadline::after(env.connect_timeout));
+      auto sock = net::connect_tcp(endpoint, env.timeouts.for_connect());
       if (!sock) {
         last = std::move(sock).error();
         last.host = where;
@@ -132,8 +132,8 @@ void deliver_domain(const std::string& domain, std::vector<std::string> recipien
       tls::HandshakeParams tls_params;
       tls_params.sni = host.name;
       tls_params.verify = tls::Verify::none;
-      auto driven =
-          drive_session(std::move(*sock), session, env.tls_context, tls_params, message, progress);
+      auto driven = drive_session(std::move(*sock), session, env.tls_context, tls_params, message,
+                                  progress, env.timeouts);
       report.round_trips += driven.round_trips;
       if (!driven.tls) progress.note("the session with " + where + " was not encrypted");
 

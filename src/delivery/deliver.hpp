@@ -11,6 +11,7 @@
 
 #include "core/progress.hpp"
 #include "core/result.hpp"
+#include "delivery/timeouts.hpp"
 #include "dns/resolver.hpp"
 #include "message/spool.hpp"
 #include "tls/context.hpp"
@@ -28,7 +29,7 @@ struct Environment {
   tls::Context& tls_context;
   Progress& progress;
   std::uint16_t port = 25;
-  std::chrono::milliseconds connect_timeout{30'000};  // Postfix smtp_connect_timeout
+  Timeouts timeouts = {};
   std::function<std::uint32_t()> random;  // shuffles equal MX preferences; null = random
 };
 

@@ -27,10 +27,12 @@ class TranscriptLines {
         continue;
       }
       if (c == '\r') continue;
-      if (line_.size() < kLogLineMax)
-        line_ += c;
-      else
+      if (line_.size() < kLogLineMax) {
+        // Terminal control characters from a hostile server never reach the user's terminal.
+        line_ += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+      } else {
         truncated_ = true;
+      }
     }
   }
   void flush() {
@@ -50,101 +52,118 @@ class TranscriptLines {
 
 DriverResult drive_session(Fd socket, smtp::Session& session, tls::Context& tls_context,
                            const tls::HandshakeParams& tls_params, const message::Spool& message,
-                           Progress& progress) {
+                           Progress& progress, const Timeouts& timeouts) {
   DriverResult result;
-  std::unique_ptr<net::SocketStream> plain = std::make_unique<net::SocketStream>(std::move(socket));
+  auto plain = std::make_unique<net::SocketStream>(std::move(socket));
   std::unique_ptr<tls::TlsStream> secure;
   auto stream = [&]() -> net::Stream& {
     if (secure) return *secure;
     return *plain;
   };
-  auto deadline = [&] { return Deadline::after(smtp::default_timeout(session.phase())); };
   TranscriptLines transcript(progress);
   std::array<char, 16 * 1024> buf{};
-  bool waiting = false;  // counts a round trip on the first read after a write
+  std::string corked;    // commands not yet written: they go out with the next write
+  bool waiting = false;  // a write happened since the last read: the next read is a round trip
 
-  for (;;) {
+  auto flush = [&](Deadline deadline) -> Result<void> {
+    if (corked.empty()) return {};
+    auto w = stream().write_all(corked, deadline);
+    corked.clear();
+    waiting = true;
+    return w;
+  };
+
+  for (bool done = false; !done;) {
     smtp::Action action = session.next();
-    bool done = std::visit(
-        Overloaded{
-            [&](smtp::Send& s) {
-              for (const auto& line : s.log_lines) progress.sent(line);
-              if (auto w = stream().write_all(s.bytes, deadline()); !w) {
-                session.connection_lost(std::move(w).error());
-                return false;
-              }
-              waiting = true;
-              return false;
-            },
-            [&](smtp::Receive&) {
-              auto n = stream().read_some(buf, deadline());
-              if (!n) {
-                session.connection_lost(std::move(n).error());
-                return false;
-              }
-              if (*n == 0) {
-                session.connection_lost(
-                    temporary_error(Stage::connect, "the server closed the connection"));
-                return false;
-              }
-              if (waiting) {
-                ++result.round_trips;
-                waiting = false;
-              }
-              std::string_view got(buf.data(), *n);
-              transcript.add(got);
-              session.feed(got);
-              return false;
-            },
-            [&](smtp::StartTls&) {
-              Fd fd = plain->release_fd();
-              auto hs = tls::handshake(std::move(fd), tls_context, tls_params, deadline());
-              ++result.round_trips;
-              if (!hs) {
-                progress.note("TLS handshake failed: " + hs.error().detail);
-                session.tls_failed(std::move(hs).error());
-                return false;
-              }
-              secure = std::move(*hs);
-              const tls::Info& info = secure->info();
-              progress.note("TLS established: " + info.version + " " + info.cipher +
-                            ", server key SPKI SHA-256 " + info.spki_sha256 +
-                            (info.pkix_valid
-                                 ? " (PKIX-valid certificate)"
-                                 : " (certificate not verified: " + info.pkix_error + ")"));
-              result.tls = info;
-              session.tls_started();
-              return false;
-            },
-            [&](smtp::SendBody&) {
-              progress.sent("(message body, " + std::to_string(message.size()) + " octets)");
-              auto w = message::write_dot_stuffed(message, [&](std::string_view chunk) {
-                return stream().write_all(
-                    chunk, Deadline::after(smtp::kDataBlockTimeout));
-              });
-              if (!w) {
-                session.connection_lost(std::move(w).error());
-                return false;
-              }
-              waiting = true;
-              session.body_sent();
-              return false;
-            },
-            [&](smtp::Done&) { return true; },
-        },
-        action);
-    if (done) break;
+    std::visit(Overloaded{
+                   [&](smtp::Send& s) {
+                     for (const auto& line : s.log_lines) progress.sent(line);
+                     corked += s.bytes;
+                   },
+                   [&](smtp::Receive&) {
+                     if (auto w = flush(timeouts.for_phase(session.phase())); !w) {
+                       session.connection_lost(std::move(w).error());
+                       return;
+                     }
+                     auto n = stream().read_some(buf, timeouts.for_phase(session.phase()));
+                     if (!n) {
+                       session.connection_lost(std::move(n).error());
+                       return;
+                     }
+                     if (*n == 0) {
+                       session.connection_lost(
+                           temporary_error(Stage::connect, "the server closed the connection"));
+                       return;
+                     }
+                     if (waiting) {
+                       ++result.round_trips;
+                       waiting = false;
+                     }
+                     std::string_view got(buf.data(), *n);
+                     transcript.add(got);
+                     session.feed(got);
+                   },
+                   [&](smtp::StartTls&) {
+                     if (auto w = flush(timeouts.for_phase(session.phase())); !w) {
+                       session.connection_lost(std::move(w).error());
+                       return;
+                     }
+                     auto hs = tls::handshake(plain->release_fd(), tls_context, tls_params,
+                                              timeouts.for_tls_handshake());
+                     ++result.round_trips;
+                     waiting = false;
+                     if (!hs) {
+                       progress.note("TLS handshake failed: " + hs.error().detail);
+                       result.tls_failure = hs.error();
+                       session.tls_failed(std::move(hs).error());
+                       return;
+                     }
+                     secure = std::move(*hs);
+                     const tls::Info& info = secure->info();
+                     progress.note("TLS established: " + info.version + " " + info.cipher +
+                                   ", server key SPKI SHA-256 " + info.spki_sha256 +
+                                   (info.pkix_valid
+                                        ? " (PKIX-valid certificate)"
+                                        : " (certificate not verified: " + info.pkix_error + ")"));
+                     result.tls = info;
+                     session.tls_started();
+                   },
+                   [&](smtp::SendBody&) {
+                     progress.sent("(message body, " + std::to_string(message.size()) + " octets)");
+                     // The first body chunk carries the corked commands: one write for the whole
+                     // group.
+                     auto w = message::write_dot_stuffed(message, [&](std::string_view chunk) {
+                       Deadline d = timeouts.for_data_block();
+                       if (!corked.empty()) {
+                         corked += chunk;
+                         return flush(d);
+                       }
+                       waiting = true;
+                       return stream().write_all(chunk, d);
+                     });
+                     if (!w) {
+                       session.connection_lost(std::move(w).error());
+                       return;
+                     }
+                     session.body_sent();
+                   },
+                   [&](smtp::Done&) { done = true; },
+               },
+               action);
   }
-  // The QUIT reply is a courtesy: give it a short grace and never let it change the outcome.
-  if (session.quit_sent()) {
-    auto grace = Deadline::after(smtp::default_timeout(smtp::Phase::quit));
-    while (!grace.expired()) {
+  // QUIT (and anything else corked) goes out; its reply is a courtesy and never changes the
+  // outcome.
+  if (!corked.empty() && flush(timeouts.for_phase(smtp::Phase::quit)) && session.quit_sent()) {
+    Deadline grace = timeouts.for_phase(smtp::Phase::quit);
+    for (;;) {
       auto n = stream().read_some(buf, grace);
       if (!n || *n == 0) break;
-      transcript.add(std::string_view(buf.data(), *n));
-      if (std::string_view(buf.data(), *n).find('\n') != std::string_view::npos) break;
+      std::string_view got(buf.data(), *n);
+      transcript.add(got);
+      if (got.find('\n') != std::string_view::npos) break;
     }
   }
+  if (secure) (void)secure->shutdown(timeouts.for_phase(smtp::Phase::quit));
   return result;
 }
 

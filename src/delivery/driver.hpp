@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/progress.hpp"
+#include "delivery/timeouts.hpp"
 #include "message/spool.hpp"
 #include "message/wire_chunks.hpp"
 #include "net/socket.hpp"
@@ -18,14 +19,17 @@
 namespace mx::delivery {
 
 struct DriverResult {
-  std::optional<tls::Info> tls;  // set when STARTTLS succeeded
-  int round_trips = 0;           // times the client waited for the server
+  std::optional<tls::Info> tls;      // set when STARTTLS succeeded
+  std::optional<Error> tls_failure;  // set when the TLS handshake failed
+  int round_trips = 0;               // times the client waited for the server
 };
 
-/// Drives `session` to completion over the connected socket. The session's outcome() then says
-/// what happened; transport failures are reported into the session (connection_lost/tls_failed).
+/// Drives `session` to completion over the connected socket. Writes are corked: everything the
+/// session sends before it next waits for the server goes out in one write (RFC 2920 §3.1). The
+/// session's outcome() then says what happened; transport failures are reported into the session
+/// (connection_lost/tls_failed).
 DriverResult drive_session(Fd socket, smtp::Session& session, tls::Context& tls_context,
                            const tls::HandshakeParams& tls_params, const message::Spool& message,
-                           Progress& progress);
+                           Progress& progress, const Timeouts& timeouts);
 
 }  // namespace mx::delivery

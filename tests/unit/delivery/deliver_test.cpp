@@ -37,9 +37,10 @@ class DeliverTest : public ::testing::Test {
     req.recipients = std::move(recipients);
     req.helo_name = "client.example";
     auto spool = message::Spool::from_string(body);
-    Environment env{.resolver = resolver_, .tls_context = *tls_, .progress = progress_, .random = {}};
+    Environment env{.resolver = resolver_, .tls_context = *tls_, .progress = progress_,
+                    .timeouts = {}, .random = {}};
     env.port = port_;
-    env.connect_timeout = std::chrono::milliseconds(2000);
+    env.timeouts.connect = std::chrono::milliseconds(2000);
     env.random = [] { return 0u; };
     return deliver(req, spool, env);
   }

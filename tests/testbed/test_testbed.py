@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+# Self-test of the running testbed (no mxclient needed): DNS data and DNSSEC outcomes, TLS
+# certificates, Postfix refusals and byte-exact maildir delivery, and the helper scripts.
+"""Run through ctest (testbed.selftest) or: TESTBED_DIR=<dir> python3 test_testbed.py"""
+
+import hashlib
+import json
+import os
+import re
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import testbed  # noqa: E402
+
+_dir = os.environ.get("TESTBED_DIR")
+if not _dir or not (Path(_dir) / "env.json").exists():
+    print(f"test_testbed: SKIPPED: no running testbed (TESTBED_DIR={_dir!r} has no env.json)",
+          file=sys.stderr)
+    sys.exit(77)
+ENV = json.loads((Path(_dir) / "env.json").read_text())
+RESOLVER = ENV["dns"]["resolver"]["addr"]
+AUTH = ENV["dns"]["authoritative"]["addr"]
+
+
+def drill(name, qtype, server=RESOLVER):
+    """(rcode, flags, answer records as lists of fields) for a DO-bit query."""
+    rcode, flags, out = testbed.drill(server, name, qtype)
+    answers, section = [], None
+    for line in out.splitlines():
+        if line.startswith(";;"):
+            section = "answer" if line.startswith(";; ANSWER SECTION") else None
+        elif section == "answer" and line.strip():
+            f = line.split()
+            if f[3] != "RRSIG":
+                answers.append(f[3:])
+    return rcode, flags, answers
+
+
+class DnsTest(unittest.TestCase):
+    def assert_answer(self, name, qtype, want, ad=True):
+        rcode, flags, answers = drill(name, qtype)
+        self.assertEqual(rcode, "NOERROR", (name, qtype))
+        self.assertEqual("ad" in flags, ad, (name, qtype, flags))
+        for w in want:
+            self.assertIn(w.split(), answers, (name, qtype))
+        return answers
+
+    def test_secure_mx(self):
+        self.assert_answer("secure.example.", "MX", ["MX 10 mx1.secure.example."])
+        self.assert_answer("mx1.secure.example.", "A", ["A 127.0.25.1"])
+
+    def test_two_mx(self):
+        self.assert_answer("two.secure.example.", "MX",
+                           ["MX 10 down.secure.example.", "MX 20 mx2.secure.example."])
+        self.assert_answer("down.secure.example.", "A", ["A 127.0.25.250"])
+        self.assert_answer("mx2.secure.example.", "A", ["A 127.0.25.2"])
+
+    def test_null_mx(self):
+        self.assert_answer("nullmx.secure.example.", "MX", ["MX 0 ."])
+
+    def test_implicit_mx(self):
+        rcode, flags, answers = drill("implicit.secure.example.", "MX")
+        self.assertEqual((rcode, "ad" in flags, answers), ("NOERROR", True, []))
+        self.assert_answer("implicit.secure.example.", "A", ["A 127.0.25.1"])
+
+    def test_cname_domain(self):
+        self.assert_answer("alias.secure.example.", "MX",
+                           ["CNAME secure.example.", "MX 10 mx1.secure.example."])
+
+    def test_plain_and_v6(self):
+        self.assert_answer("plain.secure.example.", "MX", ["MX 10 mx3.secure.example."])
+        self.assert_answer("mx3.secure.example.", "A", ["A 127.0.25.3"])
+        self.assert_answer("v6.secure.example.", "MX", ["MX 10 mx6.secure.example."])
+        self.assert_answer("mx6.secure.example.", "AAAA", ["AAAA ::1"])
+
+    def test_cname_mx_and_insecure_mx(self):
+        self.assert_answer("cname-mx.secure.example.", "MX", ["MX 10 mxalias.secure.example."])
+        self.assert_answer("mxalias.secure.example.", "A",
+                           ["CNAME mx1.secure.example.", "A 127.0.25.1"])
+        self.assert_answer("insecure-mx.secure.example.", "MX", ["MX 10 mx.insecure.example."])
+
+    def test_insecure_zone_has_no_ad(self):
+        self.assert_answer("insecure.example.", "MX", ["MX 10 mx.insecure.example."], ad=False)
+        self.assert_answer("mx.insecure.example.", "A", ["A 127.0.25.1"], ad=False)
+
+    def test_bogus_zone_servfail(self):
+        self.assertEqual(drill("bogus.example.", "MX")[0], "SERVFAIL")
+        self.assertEqual(drill("mx.bogus.example.", "A")[0], "SERVFAIL")
+        # The data itself is there (authoritative answer without validation).
+        rcode, flags, answers = drill("bogus.example.", "MX", server=AUTH)
+        self.assertEqual(rcode, "NOERROR")
+        self.assertIn("MX 10 mx.bogus.example.".split(), answers)
+
+    def test_nxdomain_is_secure(self):
+        rcode, flags, _ = drill("nonexistent.secure.example.", "MX")
+        self.assertEqual((rcode, "ad" in flags), ("NXDOMAIN", True))
+
+    def test_tlsa_matches_mx1_certificate(self):
+        spki = testbed.spki_der(ENV["smtp"]["mx1"]["cert"])
+        answers = self.assert_answer("_25._tcp.mx1.secure.example.", "TLSA", [])
+        self.assertEqual(answers, [["TLSA", "3", "1", "1", hashlib.sha256(spki).hexdigest()]])
+
+    def test_nothing_outside_our_root(self):
+        self.assertEqual(drill("example.com.", "A")[0], "NXDOMAIN")
+
+    def test_trust_anchor_and_hints_files(self):
+        key = Path(ENV["dns"]["root_key"]).read_text().split()
+        self.assertEqual(key[:6], [".", "3600", "IN", "DNSKEY", "257", "3"])
+        self.assertEqual(key[6], "13")
+        hints = Path(ENV["dns"]["root_hints"]).read_text()
+        self.assertRegex(hints, r"(?m)^\.\s+\d+\s+IN\s+NS\s+ns\.$")
+        self.assertRegex(hints, r"(?m)^ns\.\s+\d+\s+IN\s+A\s+127\.0\.53\.1$")
+
+
+def tls_context(ca=None, hostname=None):
+    ctx = ssl.create_default_context(cafile=ca) if ca else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = hostname is not None
+    if not ca:
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def smtp(name):
+    mx = ENV["smtp"][name]
+    s = smtplib.SMTP(mx["addr"], 25, local_hostname="client.example", timeout=10)
+    s._host = mx["host"]  # starttls() sends this as SNI and checks the certificate against it
+    return s
+
+
+class SmtpTest(unittest.TestCase):
+    def test_banners(self):
+        for name, mx in ENV["smtp"].items():
+            self.assertTrue(testbed.smtp_greeting(mx["addr"]).startswith(
+                f"220 {mx['host']} ESMTP"), name)
+
+    def test_starttls_offered_only_where_configured(self):
+        for name, mx in ENV["smtp"].items():
+            with smtp(name) as s:
+                s.ehlo()
+                self.assertEqual(s.has_extn("starttls"), mx["tls"] != "none", name)
+                for ext in ("pipelining", "8bitmime", "smtputf8", "chunking"):
+                    self.assertTrue(s.has_extn(ext), (name, ext))
+
+    def test_self_signed_certificate_is_served(self):
+        with smtp("mx1") as s:
+            s.starttls(context=tls_context())
+            der = s.sock.getpeercert(binary_form=True)
+        self.assertEqual(der, testbed.pem_der(ENV["smtp"]["mx1"]["cert"]))
+
+    def test_ca_signed_certificate_verifies(self):
+        with smtp("mx2") as s:
+            s.ehlo("client.example")
+            s.starttls(context=tls_context(ENV["ca_pem"], "mx2.secure.example"))
+            s.ehlo("client.example")
+            self.assertEqual(s.noop()[0], 250)
+
+    def test_self_signed_does_not_verify_against_ca(self):
+        with smtp("mx1") as s:
+            with self.assertRaises(ssl.SSLCertVerificationError):
+                s.starttls(context=tls_context(ENV["ca_pem"], "mx1.secure.example"))
+
+    def rcpt_reply(self, rcpt):
+        with smtp("mx3") as s:
+            s.ehlo()
+            s.mail("sender@client.example")
+            return s.rcpt(rcpt)
+
+    def test_scripted_refusals(self):
+        cases = {"unknown-x@secure.example": (550, b"5.1.1"),
+                 "tempfail-x@secure.example": (451, b"4.3.0"),
+                 "reject-x@secure.example": (554, b"5.7.1"),
+                 "ok-x@secure.example": (250, b"2.1.5")}
+        for rcpt, (code, enhanced) in cases.items():
+            got = self.rcpt_reply(rcpt)
+            self.assertEqual(got[0], code, (rcpt, got))
+            self.assertTrue(got[1].startswith(enhanced), (rcpt, got))
+
+    def test_no_relaying_and_no_odd_paths(self):
+        self.assertEqual(self.rcpt_reply("x@[192.0.2.1]")[0], 554)
+        for rcpt in ("../x@secure.example", ".x@secure.example", "a/b@secure.example"):
+            self.assertEqual(self.rcpt_reply(rcpt)[0], 550, rcpt)
+
+    def test_delivery_is_byte_exact(self):
+        local = f"selftest-{uuid.uuid4().hex[:8]}"
+        body = (b"Subject: selftest\r\n\r\n" + b"x" * 10000 + b"\r\n..dot\r\n\xff\xc3\xa4\r\n")
+        with smtp("mx2") as s:
+            s.starttls(context=tls_context())
+            s.sendmail("sender@client.example", [f"{local}@two.secure.example"], body)
+        new = Path(ENV["mail_dir"]) / "two.secure.example" / local / "new"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (new.is_dir() and any(new.iterdir())):
+            time.sleep(0.05)
+        files = list(new.iterdir())
+        self.assertEqual(len(files), 1)
+        content = files[0].read_bytes()
+        m = re.match(rb"Return-Path: <sender@client.example>\n"
+                     rb"Delivered-To: " + local.encode() + rb"@two.secure.example\n"
+                     rb"Received: from client.example \(unknown \[127.0.0.1\]\)\n"
+                     rb"\tby mx2.secure.example \(Postfix\) with ESMTPS id \w+\n"
+                     rb"\tfor <[^>]+>; [^\n]+\n", content)
+        self.assertIsNotNone(m, content[:400])
+        # Postfix (smtpd, "."-unstuffing and CRLF -> LF) kept everything else as sent.
+        self.assertEqual(content[m.end():], body.replace(b"\r\n", b"\n"))
+
+
+class ScriptTest(unittest.TestCase):
+    def deliver(self, root, rcpt, data=b"hello\n"):
+        return subprocess.run([sys.executable, str(HERE / "deliver.py"), root, rcpt],
+                              input=data, capture_output=True).returncode
+
+    def test_deliver_writes_maildir(self):
+        with tempfile.TemporaryDirectory() as root:
+            self.assertEqual(self.deliver(root, "Bob@Secure.Example", b"abc\n"), 0)
+            files = list(Path(root, "secure.example", "bob", "new").iterdir())
+            self.assertEqual([f.read_bytes() for f in files], [b"abc\n"])
+            self.assertEqual(list(Path(root, "secure.example", "bob", "tmp").iterdir()), [])
+
+    def test_deliver_rejects_path_tricks(self):
+        with tempfile.TemporaryDirectory() as root:
+            for rcpt in ("../x@secure.example", "x@../etc", ".x@a", "a/b@c", "x@.a", "nodomain"):
+                self.assertEqual(self.deliver(root, rcpt), 67, rcpt)
+            self.assertEqual(list(Path(root).iterdir()), [])
+
+    def test_unknown_placeholder_is_an_error(self):
+        with self.assertRaises(testbed.TestbedError):
+            testbed.fill_template("x TXT {{NO_SUCH}}\n", {"SERIAL": "1"}, "x.")
+        self.assertEqual(testbed.fill_template("{{A}} {{A}}", {"A": "1"}, "x."), "1 1")
+
+    def test_ds_placeholder_names(self):
+        self.assertEqual(testbed.ds_key("secure.example."), "DS_SECURE_EXAMPLE")
+        self.assertEqual(testbed.ds_key("."), "DS_ROOT")
+
+    def test_status(self):
+        p = subprocess.run([sys.executable, str(HERE / "testbed.py"), "status", _dir],
+                           capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stdout)
+
+    def test_start_refuses_foreign_nonempty_dir(self):
+        with tempfile.TemporaryDirectory() as d:
+            Path(d, "precious").write_text("keep me")
+            with self.assertRaises(testbed.TestbedError):
+                testbed.prepare_dir(Path(d))
+            self.assertTrue(Path(d, "precious").exists())
+
+    def test_busy_port_is_reported(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            with self.assertRaises(testbed.TestbedError):
+                testbed.check_free("127.0.0.1", s.getsockname()[1], udp_too=False)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,1041 @@
+#!/usr/bin/env python3
+# Loopback "internet" for mxclient's tests: DNSSEC-signed zones on nsd, a validating unbound
+# and a receive-only Postfix, generated fresh into a state directory, run as tracked children.
+"""Start, stop or inspect the mxclient testbed.
+
+    testbed.py start DIR    generate keys, certs, zones and configs in DIR, start nsd, unbound
+                            and Postfix, check them, then write DIR/env.json (only on success)
+    testbed.py stop DIR     stop exactly the processes recorded in DIR/pids.json (nsd,
+                            unbound, Postfix's master and the keeper that reaps them)
+    testbed.py status DIR   show what runs; exit 0 only if everything recorded is alive
+
+Addresses (all loopback): nsd 127.0.53.1:53, unbound 127.0.53.2:53, Postfix on
+127.0.25.1:25 (mx1), 127.0.25.2:25 (mx2), 127.0.25.3:25 (mx3) and [::1]:25 (mx6).
+
+Zone data lives in tests/testbed/zones/*.zone. Placeholders like {{TLSA_311_MX1}} are filled by
+fill_template() from the values that placeholder_values() collects: DS records of the signed
+children, SOA serial and hashes of the generated certificates. To add a new record that depends on
+generated material, put a placeholder in the zone file and add its value in placeholder_values().
+"""
+
+import argparse
+import base64
+import ctypes
+import datetime
+import hashlib
+import json
+import os
+import pty
+import pwd
+import re
+import shutil
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ZONE_TEMPLATES = HERE / "zones"
+
+AUTH_ADDR = "127.0.53.1"
+RESOLVER_ADDR = "127.0.53.2"
+DNS_PORT = 53
+SMTP_PORT = 25
+MARKER = ".mxclient-testbed"  # DIR is only ever wiped when this file says it is ours
+
+# Zones in signing order (children before parents, so their DS can go into the parent).
+# kind: "signed", "unsigned" or "bogus" (signed, but the parent's DS matches no key).
+ZONES = [
+    ("secure.example.", "signed"),
+    ("bogus.example.", "bogus"),
+    ("insecure.example.", "unsigned"),
+    ("example.", "signed"),
+    (".", "signed"),
+]
+
+# The SMTP listeners; tls is "self-signed", "ca-signed" or "none".
+MXS = [
+    {"name": "mx1", "host": "mx1.secure.example", "addr": "127.0.25.1", "tls": "self-signed"},
+    {"name": "mx2", "host": "mx2.secure.example", "addr": "127.0.25.2", "tls": "ca-signed"},
+    {"name": "mx3", "host": "mx3.secure.example", "addr": "127.0.25.3", "tls": "none"},
+    {"name": "mx6", "host": "mx6.secure.example", "addr": "::1", "tls": "self-signed"},
+]
+
+REQUIRED_TOOLS = ["nsd", "nsd-checkconf", "unbound", "unbound-checkconf", "ldns-keygen",
+                  "ldns-signzone", "ldns-key2ds", "drill", "openssl", "postfix", "postconf",
+                  "/usr/bin/python3"]
+
+# Limits for Postfix: the suite sends a 200 MB message.
+SIZE_LIMIT = 400 * 1024 * 1024
+
+
+class TestbedError(Exception):
+    """A reason why the testbed cannot start, shown to the user as is."""
+
+    exit_code = 1
+
+
+class NotRoot(TestbedError):
+    # 77: ctest's SKIP_RETURN_CODE, so a non-root `ctest` reports skips, not failures.
+    exit_code = 77
+
+
+def log(msg):
+    print(f"testbed: {msg}", flush=True)
+
+
+def run(cmd, cwd=None, check=True, timeout=60):
+    """Runs a short command, returning its stdout; stderr goes into the error on failure."""
+    proc = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise TestbedError(f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n"
+                           f"{proc.stdout.decode(errors='replace')}"
+                           f"{proc.stderr.decode(errors='replace')}")
+    return proc.stdout.decode()
+
+
+# ---------------------------------------------------------------------------------------------
+# Process bookkeeping: pids.json holds {name: {pid, start, comm}}; start time guards against
+# signalling a recycled pid.
+
+
+def proc_stat(pid):
+    """Returns (state, start_time, comm) of pid, or None when it does not exist."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    comm = data[data.index("(") + 1:data.rindex(")")]
+    fields = data[data.rindex(")") + 2:].split()
+    return fields[0], int(fields[19]), comm
+
+
+def alive(rec):
+    st = proc_stat(rec["pid"])
+    return st is not None and st[1] == rec["start"] and st[0] not in ("Z", "X")
+
+
+def make_record(pid):
+    st = proc_stat(pid)
+    if st is None:
+        raise TestbedError(f"process {pid} vanished right after it started")
+    return {"pid": pid, "start": st[1], "comm": st[2]}
+
+
+def children_of(pid):
+    """Direct children of pid (Postfix's master forks its daemons; we wait for them too)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            data = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = data[data.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            kids.append(make_record_quiet(int(entry)))
+    return [k for k in kids if k]
+
+
+def make_record_quiet(pid):
+    try:
+        return make_record(pid)
+    except TestbedError:
+        return None
+
+
+class Pids:
+    def __init__(self, state_dir):
+        self.path = state_dir / "pids.json"
+        self.recs = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def add(self, name, pid):
+        self.recs[name] = make_record(pid)
+        self.path.write_text(json.dumps(self.recs, indent=2) + "\n")
+
+    def stop_all(self, except_keeper=False):
+        # Reverse start order: Postfix, unbound, nsd, then the keeper, which exits by itself
+        # once it has reaped them all.
+        for name in reversed(list(self.recs)):
+            if name == "keeper":
+                if not except_keeper:
+                    stop_process(name, self.recs[name], wait_first=True)
+            else:
+                stop_process(name, self.recs[name])
+        self.recs = {}
+        if self.path.exists():
+            self.path.unlink()
+
+
+def stop_process(name, rec, timeout=10.0, wait_first=False):
+    if not alive(rec):
+        return
+    kids = children_of(rec["pid"])
+    deadline = time.monotonic() + (timeout if wait_first else 0)
+    while time.monotonic() < deadline and alive(rec):
+        time.sleep(0.05)
+    if not alive(rec):
+        return
+    log(f"stopping {name} (pid {rec['pid']})")
+    os.kill(rec["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive(rec):
+        time.sleep(0.05)
+    if alive(rec):
+        log(f"{name} (pid {rec['pid']}) ignored SIGTERM, sending SIGKILL")
+        os.kill(rec["pid"], signal.SIGKILL)
+        while alive(rec):
+            time.sleep(0.05)
+    # The daemon's own workers (nsd servers, Postfix services) exit with it; wait for them.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(k) for k in kids):
+        time.sleep(0.05)
+    for k in kids:
+        if alive(k):
+            log(f"{name} child {k['pid']} ({k['comm']}) still alive, sending SIGKILL")
+            os.kill(k["pid"], signal.SIGKILL)
+
+
+def stop_strays(state_dir):
+    """Stops daemons of an earlier run in this DIR whose pid never reached pids.json (a start
+    that died half-way). Only processes whose pid file is in DIR and whose cwd or command line
+    points into DIR are touched."""
+    candidates = [
+        ("postfix", state_dir / "postfix-queue/pid/master.pid", "master"),
+        ("unbound", state_dir / "unbound/unbound.pid", "unbound"),
+        ("nsd", state_dir / "nsd/nsd.pid", "nsd"),
+    ]
+    for name, pidfile, comm in candidates:
+        try:
+            pid = int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        rec = make_record_quiet(pid)
+        if rec is None or rec["comm"] != comm:
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if str(state_dir) in cmdline or cwd.startswith(str(state_dir)):
+            stop_process(name, rec)
+
+
+# ---------------------------------------------------------------------------------------------
+# Preflight
+
+
+def preflight(state_dir):
+    if os.geteuid() != 0:
+        raise NotRoot("must run as root (nsd/unbound bind port 53, Postfix port 25 and "
+                      "Postfix's master needs root)")
+    missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None and
+               not Path("/usr/sbin", t).exists()]
+    if missing:
+        raise TestbedError(f"missing tools: {', '.join(missing)} (see scripts/install-deps.sh)")
+    # Postfix daemons (user postfix) and virtual(8) (uid 65534) must reach DIR.
+    for parent in [state_dir, *state_dir.parents]:
+        if parent.exists() and not os.stat(parent).st_mode & 0o001:
+            raise TestbedError(f"{parent} is not searchable by others (chmod o+x); Postfix's "
+                               "unprivileged daemons must reach the state directory")
+    for user in ("postfix",):
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            raise TestbedError(f"system user {user!r} missing (is the postfix package installed?)")
+
+
+def ipv6_loopback_available():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def check_free(addr, port, udp_too):
+    """Fails clearly when another process (e.g. a testbed in another build dir) holds a port."""
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    kinds = [socket.SOCK_STREAM] + ([socket.SOCK_DGRAM] if udp_too else [])
+    for kind in kinds:
+        with socket.socket(family, kind) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((addr, port))
+            except OSError as e:
+                proto = "tcp" if kind == socket.SOCK_STREAM else "udp"
+                raise TestbedError(f"{addr} port {port}/{proto} is busy ({e.strerror}); is "
+                                   "another testbed running? (see `ss -ltnup`)")
+
+
+def prepare_dir(state_dir):
+    """Wipes DIR when it is a testbed dir (or empty) and recreates it."""
+    if state_dir.exists():
+        if any(state_dir.iterdir()) and not (state_dir / MARKER).exists():
+            raise TestbedError(f"{state_dir} exists, is not empty and is not a testbed dir; "
+                               "refusing to wipe it")
+        shutil.rmtree(state_dir)
+    state_dir.mkdir(parents=True)
+    os.chmod(state_dir, 0o755)
+    (state_dir / MARKER).write_text("generated by tests/testbed/testbed.py; wiped on start\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Certificates
+
+
+def openssl_config(path, cn, ca):
+    ext = ("basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n"
+           if ca else
+           "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n"
+           f"extendedKeyUsage = serverAuth\nsubjectAltName = DNS:{cn}\n")
+    path.write_text("[req]\nprompt = no\ndistinguished_name = dn\nx509_extensions = ext\n"
+                    f"[dn]\nCN = {cn}\n[ext]\n{ext}subjectKeyIdentifier = hash\n")
+
+
+def make_certs(cert_dir):
+    """ECDSA P-256 keys; mx1 and mx6 self-signed, mx2 signed by a test CA. Returns paths."""
+    cert_dir.mkdir()
+    out = {}
+
+    def key(name):
+        path = cert_dir / f"{name}.key"
+        run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-out", path])
+        return path
+
+    def self_signed(name, cn, ca=False):
+        k = key(name)
+        cfg = cert_dir / f"{name}.cnf"
+        openssl_config(cfg, cn, ca)
+        pem = cert_dir / f"{name}.pem"
+        run(["openssl", "req", "-new", "-x509", "-config", cfg, "-key", k, "-days", "30",
+             "-sha256", "-out", pem])
+        return k, pem
+
+    ca_key, ca_pem = self_signed("ca", "mxclient testbed CA", ca=True)
+    shutil.copy(ca_pem, cert_dir.parent / "ca.pem")  # the documented place: DIR/ca.pem
+    out["ca"] = {"key": ca_key, "cert": cert_dir.parent / "ca.pem"}
+    for mx in MXS:
+        if mx["tls"] == "self-signed":
+            k, pem = self_signed(mx["name"], mx["host"])
+            out[mx["name"]] = {"key": k, "cert": pem, "chain": pem}
+        elif mx["tls"] == "ca-signed":
+            k = key(mx["name"])
+            cfg = cert_dir / f"{mx['name']}.cnf"
+            openssl_config(cfg, mx["host"], False)
+            csr = cert_dir / f"{mx['name']}.csr"
+            pem = cert_dir / f"{mx['name']}.pem"
+            run(["openssl", "req", "-new", "-config", cfg, "-key", k, "-out", csr])
+            run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key,
+                 "-set_serial", "2", "-days", "30", "-sha256", "-extfile", cfg,
+                 "-extensions", "ext", "-out", pem])
+            # Leaf then CA: DANE-TA(2) needs the trust anchor in the chain (RFC 7671 5.2.2).
+            chain = cert_dir / f"{mx['name']}-chain.pem"
+            chain.write_text(pem.read_text() + ca_pem.read_text())
+            out[mx["name"]] = {"key": k, "cert": pem, "chain": chain}
+    # Postfix's TLS daemons run as user postfix but read keys while still root; keep them 0600.
+    for p in cert_dir.glob("*.key"):
+        os.chmod(p, 0o600)
+    return out
+
+
+def pem_der(path):
+    body = re.search(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----",
+                     Path(path).read_text(), re.S).group(1)
+    return base64.b64decode("".join(body.split()))
+
+
+def spki_der(cert_path):
+    pem = run(["openssl", "x509", "-in", cert_path, "-noout", "-pubkey"])
+    body = re.search(r"-----BEGIN PUBLIC KEY-----(.*?)-----END PUBLIC KEY-----", pem, re.S)
+    return base64.b64decode("".join(body.group(1).split()))
+
+
+# ---------------------------------------------------------------------------------------------
+# DNS
+
+
+def placeholder_values(certs, ds_records, serial):
+    """Everything a zone template may reference. Names: SERIAL, DS_<ZONE> (e.g.
+    DS_SECURE_EXAMPLE: full DS RR lines), and per certificate N in MX1, MX2, MX6, CA:
+    SPKI_SHA256_N, SPKI_SHA512_N, CERT_SHA256_N, CERT_SHA512_N (hex), plus TLSA_311_<MX>
+    (= SPKI_SHA256, the data of a "3 1 1" record)."""
+    values = {"SERIAL": str(serial)}
+    values.update(ds_records)
+    for name, c in certs.items():
+        spki, der = spki_der(c["cert"]), pem_der(c["cert"])
+        n = name.upper()
+        values[f"SPKI_SHA256_{n}"] = hashlib.sha256(spki).hexdigest()
+        values[f"SPKI_SHA512_{n}"] = hashlib.sha512(spki).hexdigest()
+        values[f"CERT_SHA256_{n}"] = hashlib.sha256(der).hexdigest()
+        values[f"CERT_SHA512_{n}"] = hashlib.sha512(der).hexdigest()
+        values[f"TLSA_311_{n}"] = values[f"SPKI_SHA256_{n}"]
+    return values
+
+
+def fill_template(text, values, origin):
+    def sub(m):
+        key = m.group(1)
+        if key not in values:
+            raise TestbedError(f"zone {origin}: unknown placeholder {{{{{key}}}}} "
+                               f"(known: {', '.join(sorted(values))})")
+        return values[key]
+    return re.sub(r"\{\{([A-Z0-9_]+)\}\}", sub, text)
+
+
+def zone_file_name(origin):
+    return "root" if origin == "." else origin.rstrip(".")
+
+
+def ds_key(origin):
+    if origin == ".":
+        return "DS_ROOT"
+    return "DS_" + re.sub(r"[.-]", "_", origin.rstrip(".").upper())
+
+
+def keygen(key_dir, origin):
+    base = run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "-r", "/dev/urandom", origin],
+               cwd=key_dir).strip()
+    return key_dir / base
+
+
+def ds_of(key_base):
+    ds = run(["ldns-key2ds", "-n", "-2", f"{key_base}.key"])
+    return ds.strip()
+
+
+def dnskey_rr(key_base):
+    line = Path(f"{key_base}.key").read_text().split(";")[0].split()
+    # "<owner> IN DNSKEY flags proto alg key..." -> with an explicit TTL.
+    owner, rest = line[0], line[line.index("DNSKEY") + 1:]
+    return f"{owner} 3600 IN DNSKEY {' '.join(rest)}"
+
+
+def build_zones(state_dir, certs):
+    dns_dir = state_dir / "nsd"
+    key_dir = state_dir / "dns-keys"
+    dns_dir.mkdir()
+    key_dir.mkdir()
+    serial = int(time.time())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    inception = (now - datetime.timedelta(hours=1)).strftime("%Y%m%d%H%M%S")
+    expiration = (now + datetime.timedelta(days=30)).strftime("%Y%m%d%H%M%S")
+    ds_records = {}
+    zone_files = {}
+    base_values = placeholder_values(certs, {}, serial)
+    root_key = None
+    for origin, kind in ZONES:
+        template = (ZONE_TEMPLATES / f"{zone_file_name(origin)}.zone").read_text()
+        text = fill_template(template, {**base_values, **ds_records}, origin)
+        plain = dns_dir / f"{zone_file_name(origin)}.zone"
+        plain.write_text(text)
+        if kind == "unsigned":
+            zone_files[origin] = plain.name
+            continue
+        key = keygen(key_dir, origin)
+        run(["ldns-signzone", "-o", origin, "-i", inception, "-e", expiration,
+             "-f", f"{plain}.signed", plain, key])
+        zone_files[origin] = f"{plain.name}.signed"
+        if kind == "bogus":
+            # Publish the DS of a key that never signs anything: chain of trust broken.
+            ds_records[ds_key(origin)] = ds_of(keygen(key_dir, origin))
+        else:
+            ds_records[ds_key(origin)] = ds_of(key)
+        if origin == ".":
+            root_key = key
+    # Trust anchor (zone-file format DNSKEY, as ub_ctx_add_ta_file and unbound's
+    # trust-anchor-file take it) and the DS form of the same key.
+    (state_dir / "root.key").write_text(dnskey_rr(root_key) + "\n")
+    (state_dir / "root.ds").write_text(ds_records[ds_key(".")] + "\n")
+    # Root hints: our root's only server.
+    (state_dir / "root.hints").write_text(
+        f".  3600000 IN NS ns.\nns. 3600000 IN A {AUTH_ADDR}\n")
+    return zone_files
+
+
+def write_nsd_conf(state_dir, zone_files):
+    d = state_dir / "nsd"
+    zones = "".join(f'zone:\n    name: "{o}"\n    zonefile: "{f}"\n'
+                    for o, f in zone_files.items())
+    conf = d / "nsd.conf"
+    conf.write_text(f"""# nsd for the mxclient testbed: authoritative for the fake root and example.
+server:
+    ip-address: {AUTH_ADDR}@{DNS_PORT}
+    do-ip6: no
+    username: ""
+    chroot: ""
+    zonesdir: "{d}"
+    database: ""
+    zonelistfile: "{d}/zone.list"
+    xfrdfile: "{d}/xfrd.state"
+    xfrdir: "{d}"
+    pidfile: "{d}/nsd.pid"
+    logfile: "{d}/nsd.log"
+    server-count: 1
+    verbosity: 1
+    hide-version: yes
+    hide-identity: yes
+remote-control:
+    control-enable: no
+{zones}""")
+    run(["nsd-checkconf", conf])
+    return conf
+
+
+def write_unbound_conf(state_dir):
+    d = state_dir / "unbound"
+    d.mkdir()
+    conf = d / "unbound.conf"
+    conf.write_text(f"""# Validating recursive resolver for the mxclient testbed.
+# Safety: root-hints list only {AUTH_ADDR} and every zone served there delegates only to
+# 127.0.53.1; outgoing-interface pins the source address to loopback, from which the kernel
+# cannot reach any other network.
+server:
+    interface: {RESOLVER_ADDR}@{DNS_PORT}
+    outgoing-interface: {RESOLVER_ADDR}
+    do-ip4: yes
+    do-ip6: no
+    do-udp: yes
+    do-tcp: yes
+    username: ""
+    chroot: ""
+    directory: "{d}"
+    pidfile: "{d}/unbound.pid"
+    logfile: "{d}/unbound.log"
+    use-syslog: no
+    verbosity: 1
+    val-log-level: 2
+    log-servfail: yes
+    num-threads: 1
+    so-reuseport: no
+    access-control: 127.0.0.0/8 allow
+    root-hints: "{state_dir}/root.hints"
+    trust-anchor-file: "{state_dir}/root.key"
+    trust-anchor-signaling: no
+    root-key-sentinel: no
+    do-not-query-localhost: no
+    module-config: "validator iterator"
+    harden-dnssec-stripped: yes
+    val-permissive-mode: no
+    cache-max-ttl: 60
+    cache-max-negative-ttl: 10
+    prefetch: no
+    qname-minimisation: yes
+    minimal-responses: no
+remote-control:
+    control-enable: no
+""")
+    run(["unbound-checkconf", conf])
+    return conf
+
+
+def spawn(cmd, log_path):
+    """Starts a foreground daemon as a detached child (own session, no inherited pipes, so a
+    ctest fixture that ran `start` is not kept waiting)."""
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True, close_fds=True)
+    return proc
+
+
+def drill(server, name, qtype):
+    """Returns (rcode, flags set) of a DO-bit query to server (never the system resolver)."""
+    out = subprocess.run(["drill", "-D", f"@{server}", name, qtype], capture_output=True,
+                         stdin=subprocess.DEVNULL, timeout=15).stdout.decode(errors="replace")
+    rcode = re.search(r"rcode: (\w+)", out)
+    flags = re.search(r";; flags: ([a-z ]*);", out)
+    return (rcode.group(1) if rcode else None, set(flags.group(1).split()) if flags else set(),
+            out)
+
+
+def dns_rcode(server, name, qtype_num, timeout=0.3):
+    """One plain UDP query; returns the rcode or None. Used to poll for readiness quickly
+    (drill waits seconds on a server that is not listening yet)."""
+    qid = int.from_bytes(os.urandom(2), "big")
+    qname = b"".join(bytes([len(label)]) + label.encode()
+                     for label in name.rstrip(".").split(".") if label) + b"\0"
+    packet = qid.to_bytes(2, "big") + b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00" + \
+        qname + qtype_num.to_bytes(2, "big") + b"\x00\x01"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.sendto(packet, (server, DNS_PORT))
+            reply = s.recv(4096)
+        except OSError:
+            return None
+    if len(reply) < 12 or reply[:2] != packet[:2]:
+        return None
+    return reply[3] & 0x0F
+
+
+def wait_for(what, fn, proc, log_path, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise TestbedError(f"{what} exited with code {proc.returncode}; log {log_path}:\n"
+                               + tail(log_path))
+        ok, last = fn()
+        if ok:
+            return
+        time.sleep(0.1)
+    raise TestbedError(f"{what} not ready after {timeout} s ({last}); log {log_path}:\n"
+                       + tail(log_path))
+
+
+def tail(path, n=20):
+    try:
+        return "".join(Path(path).read_text(errors="replace").splitlines(True)[-n:])
+    except OSError:
+        return "(no log)"
+
+
+def start_dns(state_dir, pids, zone_files):
+    nsd_conf = write_nsd_conf(state_dir, zone_files)
+    nsd_log = state_dir / "nsd/nsd.log"
+    nsd = spawn(["nsd", "-d", "-c", str(nsd_conf)], state_dir / "nsd/nsd.stderr")
+    pids.add("nsd", nsd.pid)
+
+    def nsd_ready():
+        rcode = dns_rcode(AUTH_ADDR, ".", 6)
+        return rcode == 0, rcode
+    wait_for("nsd", nsd_ready, nsd, nsd_log)
+
+    ub_conf = write_unbound_conf(state_dir)
+    ub_log = state_dir / "unbound/unbound.log"
+    ub = spawn(["unbound", "-d", "-c", str(ub_conf)], state_dir / "unbound/unbound.stderr")
+    pids.add("unbound", ub.pid)
+
+    def ub_ready():
+        rcode = dns_rcode(RESOLVER_ADDR, "secure.example.", 15, timeout=2.0)
+        return rcode is not None, rcode
+    wait_for("unbound", ub_ready, ub, ub_log)
+
+    # The three DNSSEC outcomes the suite relies on.
+    expectations = [
+        ("secure.example.", "MX", "NOERROR", True),
+        ("insecure.example.", "MX", "NOERROR", False),
+        ("bogus.example.", "MX", "SERVFAIL", False),
+        ("nonexistent.secure.example.", "MX", "NXDOMAIN", True),
+    ]
+    for name, qtype, want_rcode, want_ad in expectations:
+        rcode, flags, out = drill(RESOLVER_ADDR, name, qtype)
+        if rcode != want_rcode or ("ad" in flags) != want_ad:
+            raise TestbedError(f"resolver check failed for {name} {qtype}: got {rcode} flags "
+                               f"{sorted(flags)}, want {want_rcode} with{'' if want_ad else 'out'}"
+                               f" AD\n{out}\nunbound log:\n{tail(ub_log)}")
+    log("DNS up: secure=AD, insecure=no AD, bogus=SERVFAIL")
+
+
+# ---------------------------------------------------------------------------------------------
+# Postfix
+
+
+def write_postfix(state_dir, certs, listeners, use_v6):
+    # Queue and data directories live outside the config directory: postfix-script wants
+    # everything under config_directory owned by root.
+    pf = state_dir / "postfix"
+    queue = state_dir / "postfix-queue"
+    data = state_dir / "postfix-data"
+    pf.mkdir()
+    data.mkdir()
+    queue.mkdir()  # root-owned; `postfix start` creates the queue subdirectories inside
+    postfix_pw = pwd.getpwnam("postfix")
+    os.chown(data, postfix_pw.pw_uid, postfix_pw.pw_gid)
+    mail = state_dir / "mail"
+    mail.mkdir()
+    os.chown(mail, 65534, 65534)
+
+    # Any syntactically plain domain is ours. The mailbox map only validates addresses (unknown
+    # shapes get 550 5.1.1 at RCPT); deliver.py stores mail in mail/<domain>/<localpart>/.
+    # The character classes keep "/" and leading dots out of those paths.
+    (pf / "virtual_domains").write_text(
+        "# Every domain is a virtual mailbox domain.\n"
+        "/^[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*$/ OK\n")
+    (pf / "virtual_mailboxes").write_text(
+        "# Addresses the maildir delivery agent accepts (keep in sync with deliver.py).\n"
+        "/^[A-Za-z0-9_+=-][A-Za-z0-9._+=-]*@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*$/ OK\n")
+    shutil.copy(HERE / "deliver.py", pf / "deliver.py")
+    os.chmod(pf / "deliver.py", 0o755)
+    (pf / "recipient_access").write_text(
+        "# Scripted refusals by local part.\n"
+        "/^unknown/ 550 5.1.1 User unknown\n"
+        "/^tempfail/ 451 4.3.0 Try again later\n"
+        "/^reject/ 554 5.7.1 Rejected\n")
+
+    (pf / "main.cf").write_text(f"""# Receive-only Postfix for the mxclient testbed: accepts mail
+# for any domain on loopback and stores it in maildirs under {mail}; never sends mail or looks
+# anything up in DNS.
+compatibility_level = 3.6
+queue_directory = {queue}
+data_directory = {data}
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = testbed.example
+mydomain = testbed.example
+myorigin = $myhostname
+mydestination =
+mynetworks = 127.0.0.0/8
+relay_domains =
+relayhost =
+# Postfix insists that inet_interfaces are configured addresses; 127.0.25.x are not (Linux
+# answers for all of 127/8 anyway), so the listeners name their addresses in master.cf.
+inet_interfaces = loopback-only
+inet_protocols = {'all' if use_v6 else 'ipv4'}
+smtpd_banner = $myhostname ESMTP
+
+# Nothing ever leaves: every non-virtual destination is an error, no DNS, no notices.
+default_transport = error:testbed sends no mail
+relay_transport = error:testbed sends no mail
+local_transport = error:testbed has no local delivery
+local_recipient_maps =
+alias_maps =
+alias_database =
+notify_classes =
+smtp_dns_support_level = disabled
+lmtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+biff = no
+delay_warning_time = 0
+
+# Virtual domains delivered by deliver.py through pipe(8) as nobody: virtual(8) would be the
+# natural choice, but it refuses $n substitution in regexp maps, so it cannot map every
+# local part to its own maildir.
+virtual_transport = maildir
+virtual_mailbox_domains = regexp:{pf}/virtual_domains
+virtual_mailbox_maps = regexp:{pf}/virtual_mailboxes
+maildir_destination_recipient_limit = 1
+
+# Restrictions: no relaying, scripted refusals by local part, nothing that needs DNS.
+smtpd_client_restrictions =
+smtpd_helo_restrictions =
+smtpd_sender_restrictions =
+smtpd_relay_restrictions = reject_unauth_destination
+smtpd_recipient_restrictions = check_recipient_access regexp:{pf}/recipient_access, permit
+smtpd_error_sleep_time = 0
+in_flow_delay = 0
+
+# Content arrives as sent: long lines unsplit, big messages, no header rewriting or additions.
+line_length_limit = 1000000
+header_size_limit = 1000000
+message_size_limit = {SIZE_LIMIT}
+mailbox_size_limit = {SIZE_LIMIT}
+local_header_rewrite_clients =
+remote_header_rewrite_domain =
+always_add_missing_headers = no
+smtputf8_enable = yes
+
+# TLS is switched on per listener in master.cf.
+smtpd_tls_security_level = none
+smtpd_tls_loglevel = 1
+smtpd_tls_session_cache_database =
+tls_random_source = dev:/dev/urandom
+
+maillog_file = {pf}/maillog
+maillog_file_prefixes = {pf}
+""")
+
+    services = []
+    for m in listeners:
+        endpoint = f"[{m['addr']}]:{SMTP_PORT}" if ":" in m["addr"] else \
+            f"{m['addr']}:{SMTP_PORT}"
+        opts = [f"syslog_name=postfix/{m['name']}", f"myhostname={m['host']}"]
+        if m["tls"] == "none":
+            opts.append("smtpd_tls_security_level=none")
+        else:
+            c = certs[m["name"]]
+            opts += ["smtpd_tls_security_level=may",
+                     f"smtpd_tls_chain_files={c['key']},{c['chain']}"]
+        services.append(f"{endpoint} inet n - n - - smtpd\n" +
+                        "".join(f"  -o {o}\n" for o in opts))
+    (pf / "master.cf").write_text(
+        "# Postfix services for the mxclient testbed (no chroot; no smtp/lmtp/local clients).\n"
+        + "".join(services) + """\
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+maildir   unix  -       n       n       -       -       pipe
+  flags=RD user=nobody argv=/usr/bin/python3 -I -B {pf}/deliver.py {mail} ${{recipient}}
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+""".format(pf=pf, mail=mail))
+    return pf
+
+
+def smtp_greeting(addr, timeout=1.0):
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect((addr, SMTP_PORT))
+            data = b""
+            while b"\n" not in data:
+                chunk = s.recv(512)
+                if not chunk:
+                    break
+                data += chunk
+            s.sendall(b"QUIT\r\n")
+            return data.decode(errors="replace").strip()
+    except OSError as e:
+        return f"error: {e}"
+
+
+def run_on_pty(cmd, timeout=60):
+    """Runs cmd with a pseudo-terminal as stdout/stderr: Postfix commands report errors on
+    stderr only when it is a terminal (else to syslog, which may not exist). A pty rather than a
+    pipe also means the daemonized master cannot keep us waiting for EOF."""
+    master_fd, slave_fd = pty.openpty()
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave_fd,
+                                stderr=slave_fd, close_fds=True)
+        os.close(slave_fd)
+        slave_fd = -1
+        chunks = []
+        eof = False
+        deadline = time.monotonic() + timeout
+        while not (eof and proc.poll() is not None):
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise TestbedError(f"timeout running {' '.join(cmd)}")
+            if eof:
+                time.sleep(0.05)
+                continue
+            r, _, _ = select.select([master_fd], [], [], 0.1)
+            if r:
+                try:
+                    data = os.read(master_fd, 4096)
+                except OSError:  # EIO: every slave end is closed
+                    data = b""
+                eof = not data
+                chunks.append(data)
+            elif proc.poll() is not None:
+                eof = True  # exited; a daemon may still hold the slave, nothing more to read
+        return proc.returncode, b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+    finally:
+        os.close(master_fd)
+        if slave_fd >= 0:
+            os.close(slave_fd)
+
+
+def start_postfix(state_dir, pids, certs, listeners, use_v6):
+    pf = write_postfix(state_dir, certs, listeners, use_v6)
+    rc, output = run_on_pty(["postfix", "-c", str(pf), "start"])
+    (pf / "postfix-start.out").write_text(output)
+    pid_file = state_dir / "postfix-queue/pid/master.pid"
+    if rc != 0 or not pid_file.exists():
+        raise TestbedError(f"postfix start failed (exit {rc}):\n{output}\n"
+                           f"maillog:\n{tail(pf / 'maillog')}")
+    pids.add("postfix", int(pid_file.read_text().split()[0]))
+    for m in listeners:
+        def ready(m=m):
+            g = smtp_greeting(m["addr"])
+            return g.startswith(f"220 {m['host']} ESMTP"), g
+        wait_for(f"postfix listener {m['addr']}", ready, None, pf / "maillog")
+    log("Postfix up: " + ", ".join(f"{m['host']}={m['addr']}" for m in listeners))
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def cmd_start(state_dir):
+    """Forks a keeper process that starts everything and then stays as the daemons' reaper
+    (PR_SET_CHILD_SUBREAPER): where pid 1 does not reap orphans (some container inits), the
+    daemons would otherwise linger as zombies after `stop`. The keeper sends its output and
+    result through a pipe, then detaches from it so that ctest is not kept waiting."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        os._exit(keeper(state_dir, w))
+    os.close(w)
+    rc = None
+    with os.fdopen(r, "rb") as pipe:
+        for line in pipe:
+            if line.startswith(b"@@rc="):
+                rc = int(line[5:])
+            else:
+                sys.stdout.buffer.write(line)
+                sys.stdout.flush()
+    if rc is None or rc != 0:
+        os.waitpid(pid, 0)  # the keeper exits when start failed
+        print("testbed: start failed (reason above)", file=sys.stderr)
+    return 1 if rc is None else rc
+
+
+def keeper(state_dir, w):
+    os.setsid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(w, 1)
+    os.dup2(w, 2)
+    os.close(w)
+    try:
+        rc = do_start(state_dir)
+    except TestbedError as e:
+        print(f"testbed: start failed: {e}", flush=True)
+        rc = e.exit_code
+    except BaseException:  # noqa: B902 - report anything, the parent only sees the pipe
+        traceback.print_exc()
+        rc = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.write(1, f"@@rc={rc}\n".encode())
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    if rc != 0:
+        return rc
+    # Reap daemons and their orphans until none is left (after `stop`).
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            return 0
+        except InterruptedError:
+            continue
+
+
+def do_start(state_dir):
+    t0 = time.monotonic()
+    preflight(state_dir)
+    if state_dir.exists():
+        if (state_dir / "pids.json").exists():
+            Pids(state_dir).stop_all()
+        if (state_dir / MARKER).exists():
+            stop_strays(state_dir)
+    use_v6 = ipv6_loopback_available()
+    listeners = [m for m in MXS if use_v6 or ":" not in m["addr"]]
+    for addr in (AUTH_ADDR, RESOLVER_ADDR):
+        check_free(addr, DNS_PORT, udp_too=True)
+    for m in listeners:
+        check_free(m["addr"], SMTP_PORT, udp_too=False)
+
+    prepare_dir(state_dir)
+    pids = Pids(state_dir)
+    pids.add("keeper", os.getpid())
+    try:
+        certs = make_certs(state_dir / "certs")
+        zone_files = build_zones(state_dir, certs)
+        start_dns(state_dir, pids, zone_files)
+        start_postfix(state_dir, pids, certs, listeners, use_v6)
+    except BaseException:
+        pids.stop_all(except_keeper=True)
+        raise
+    notes = [] if use_v6 else ["::1 unavailable: no mx6 listener; v6 tests must skip"]
+    env = {
+        "dir": str(state_dir),
+        "dns": {
+            "authoritative": {"addr": AUTH_ADDR, "port": DNS_PORT,
+                              "conf": str(state_dir / "nsd/nsd.conf"),
+                              "log": str(state_dir / "nsd/nsd.log")},
+            "resolver": {"addr": RESOLVER_ADDR, "port": DNS_PORT,
+                         "conf": str(state_dir / "unbound/unbound.conf"),
+                         "log": str(state_dir / "unbound/unbound.log")},
+            "root_key": str(state_dir / "root.key"),
+            "root_ds": str(state_dir / "root.ds"),
+            "root_hints": str(state_dir / "root.hints"),
+            "zones": {o: k for o, k in ZONES},
+            "zone_dir": str(state_dir / "nsd"),
+        },
+        "smtp": {
+            m["name"]: {
+                "host": m["host"], "addr": m["addr"], "port": SMTP_PORT, "tls": m["tls"],
+                **({"cert": str(certs[m["name"]]["cert"]), "key": str(certs[m["name"]]["key"]),
+                    "chain": str(certs[m["name"]]["chain"])} if m["name"] in certs else {}),
+            } for m in listeners
+        },
+        "ca_pem": str(certs["ca"]["cert"]),
+        "ipv6": use_v6,
+        "mail_dir": str(state_dir / "mail"),
+        "maildir_layout": "mail_dir/<domain>/<localpart>/new/",
+        "postfix": {"config_dir": str(state_dir / "postfix"),
+                    "queue_dir": str(state_dir / "postfix-queue"),
+                    "maillog": str(state_dir / "postfix/maillog")},
+        "mxclient_args": ["--helo", "client.example", "--trust-anchor",
+                          str(state_dir / "root.key"), "--resolver", RESOLVER_ADDR],
+        "pids_file": str(state_dir / "pids.json"),
+        "notes": notes,
+    }
+    (state_dir / "env.json").write_text(json.dumps(env, indent=2) + "\n")
+    log(f"ready in {time.monotonic() - t0:.1f} s; {state_dir / 'env.json'}")
+    for n in notes:
+        log(f"note: {n}")
+    return 0
+
+
+def cmd_stop(state_dir):
+    if os.geteuid() != 0:
+        raise NotRoot("must run as root")
+    env = state_dir / "env.json"
+    if env.exists():
+        env.unlink()  # tests must not see a testbed that is going away
+    if (state_dir / "pids.json").exists():
+        Pids(state_dir).stop_all()
+    if (state_dir / MARKER).exists():
+        stop_strays(state_dir)
+    log("stopped")
+    return 0
+
+
+def cmd_status(state_dir):
+    pids = Pids(state_dir)
+    if not pids.recs:
+        print(f"{state_dir}: not running")
+        return 1
+    ok = True
+    for name, rec in pids.recs.items():
+        up = alive(rec)
+        ok &= up
+        print(f"{name:8} pid {rec['pid']:7} {'running' if up else 'DEAD'}")
+    env = state_dir / "env.json"
+    print(f"env.json: {env if env.exists() else 'missing'}")
+    return 0 if ok and env.exists() else 1
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__)
+    ap.add_argument("command", choices=["start", "stop", "status"])
+    ap.add_argument("dir", type=Path)
+    args = ap.parse_args(argv)
+    state_dir = args.dir.resolve()
+    try:
+        return {"start": cmd_start, "stop": cmd_stop, "status": cmd_status}[args.command](
+            state_dir)
+    except TestbedError as e:
+        print(f"testbed: {args.command} failed: {e}", file=sys.stderr, flush=True)
+        return e.exit_code
+    except subprocess.TimeoutExpired as e:
+        print(f"testbed: {args.command} failed: timeout running {e.cmd}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
