@@ -105,7 +105,7 @@ int run(int argc, char** argv) {
   auto tls_context = tls::Context::create(tls::ContextOptions{});
   if (!tls_context) return report_error(tls_context.error());
 
-  delivery::Environment env{.resolver = **resolver, .tls_context = *tls_context, .progress = progress, .random = {}};
+  delivery::Environment env{.resolver = **resolver, .tls_context = *tls_context, .progress = progress, .timeouts = {}, .random = {}};
   delivery::Report report = delivery::deliver(request, *spool, env);
 
   std::vector<const Error*> errors;
