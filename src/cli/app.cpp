@@ -105,7 +105,17 @@ int run(int argc, char** argv) {
   auto tls_context = tls::Context::create(tls::ContextOptions{});
   if (!tls_context) return report_error(tls_context.error());
 
-  delivery::Environment env{.resolver = **resolver, .tls_context = *tls_context, .progress = progress, .timeouts = {}, .random = {}};
+  delivery::Timeouts timeouts;
+  for (const auto& t : o.smtp_timeouts)
+    if (auto r = timeouts.set(t); !r) return report_error(r.error());
+  if (o.overall_timeout)
+    timeouts.overall = Deadline::after(
+        std::chrono::milliseconds(static_cast<long long>(*o.overall_timeout * 1000)));
+  delivery::Environment env{.resolver = **resolver,
+                            .tls_context = *tls_context,
+                            .progress = progress,
+                            .timeouts = timeouts,
+                            .random = {}};
   delivery::Report report = delivery::deliver(request, *spool, env);
 
   std::vector<const Error*> errors;

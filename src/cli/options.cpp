@@ -2,6 +2,7 @@
 // generic option library, and the grammar is small.
 #include "cli/options.hpp"
 
+#include <cstdlib>
 #include <string_view>
 
 namespace mx::cli {
@@ -12,40 +13,82 @@ Error usage_error(std::string detail) {
   return e;
 }
 
+Result<double> parse_seconds(std::string_view flag, const std::string& value) {
+  char* end = nullptr;
+  double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || !(v > 0) || v > 7 * 86400)
+    return fail(usage_error(std::string(flag) + " needs a number of seconds, got '" + value + "'"));
+  return v;
+}
+
+using Apply = Result<void> (*)(Options&, const std::string&);
+
 struct LongOption {
   std::string_view name;
   bool takes_value;
+  Apply apply;
 };
 
+// One row per long option: its name, whether it takes a value, and what it sets.
 constexpr LongOption kLongOptions[] = {
-    {"help", false},        {"version", false},   {"quiet", false},
-    {"verbose", false},     {"helo", true},       {"resolver", true},
-    {"trust-anchor", true}, {"root-hints", true}, {"trust-ad", false},
+    {"help", false,
+     [](Options& o, const std::string&) -> Result<void> {
+       o.help = true;
+       return {};
+     }},
+    {"version", false,
+     [](Options& o, const std::string&) -> Result<void> {
+       o.version = true;
+       return {};
+     }},
+    {"quiet", false,
+     [](Options& o, const std::string&) -> Result<void> {
+       o.quiet = true;
+       return {};
+     }},
+    {"verbose", false,
+     [](Options& o, const std::string&) -> Result<void> {
+       o.verbose = true;
+       return {};
+     }},
+    {"helo", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.helo = v;
+       return {};
+     }},
+    {"resolver", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.resolver = v;
+       return {};
+     }},
+    {"trust-anchor", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.trust_anchor = v;
+       return {};
+     }},
+    {"root-hints", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.root_hints = v;
+       return {};
+     }},
+    {"trust-ad", false,
+     [](Options& o, const std::string&) -> Result<void> {
+       o.trust_ad = true;
+       return {};
+     }},
+    {"smtp-timeout", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.smtp_timeouts.push_back(v);
+       return {};
+     }},
+    {"timeout", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       auto s = parse_seconds("--timeout", v);
+       if (!s) return fail(std::move(s).error());
+       o.overall_timeout = *s;
+       return {};
+     }},
 };
-
-Result<void> apply_long(Options& o, std::string_view name, const std::string& value) {
-  if (name == "help")
-    o.help = true;
-  else if (name == "version")
-    o.version = true;
-  else if (name == "quiet")
-    o.quiet = true;
-  else if (name == "verbose")
-    o.verbose = true;
-  else if (name == "helo")
-    o.helo = value;
-  else if (name == "resolver")
-    o.resolver = value;
-  else if (name == "trust-anchor")
-    o.trust_anchor = value;
-  else if (name == "root-hints")
-    o.root_hints = value;
-  else if (name == "trust-ad")
-    o.trust_ad = true;
-  else
-    return fail(usage_error("unknown option --" + std::string(name)));
-  return {};
-}
 
 }  // namespace
 
@@ -87,7 +130,7 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
       } else if (body.find('=') != std::string_view::npos) {
         return fail(usage_error("option --" + std::string(name) + " takes no value"));
       }
-      if (auto r = apply_long(o, name, value); !r) return fail(std::move(r).error());
+      if (auto r = opt->apply(o, value); !r) return fail(std::move(r).error());
       continue;
     }
     // Short options; sendmail allows a value glued to its flag (-faddr).
@@ -162,6 +205,10 @@ Options:
   --trust-anchor FILE  DNSSEC trust anchor (default /usr/share/dns/root.key)
   --trust-ad           trust the AD bit of the resolv.conf resolver (original mxclient
                        behaviour; refused unless that resolver is on loopback)
+  --timeout SECONDS    give up (exit 75) when the whole run takes longer
+  --smtp-timeout NAME=SECONDS
+                       override one wait: connect, tls, greeting, ehlo, helo, starttls,
+                       mail, rcpt, data, data_block, data_end, quit (RFC 5321 defaults)
   -h, --help           this text
   --version            print the version
 

@@ -23,6 +23,10 @@ struct Options {
   std::optional<std::string> trust_anchor;  // --trust-anchor FILE
   std::optional<std::string> root_hints;    // --root-hints FILE
   bool trust_ad = false;                    // --trust-ad: original mxclient's mode
+  // Timeouts (RFC 5321 §4.5.3.2 defaults): --timeout SECONDS caps the whole run,
+  // --smtp-timeout NAME=SECONDS (repeatable) overrides one wait.
+  std::optional<double> overall_timeout;
+  std::vector<std::string> smtp_timeouts;
 };
 
 /// Parses argv (without argv[0]). Errors are Stage::usage.

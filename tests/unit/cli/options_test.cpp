@@ -53,6 +53,16 @@ TEST(Options, LongOptions) {
   EXPECT_TRUE(parse_ok({"--version"}).version);
 }
 
+TEST(Options, Timeouts) {
+  Options o = parse_ok({"--timeout", "2.5", "--smtp-timeout", "rcpt=3",
+                        "--smtp-timeout=data_end=900", "b@y.example"});
+  EXPECT_EQ(o.overall_timeout, 2.5);
+  ASSERT_EQ(o.smtp_timeouts.size(), 2u);
+  EXPECT_EQ(o.smtp_timeouts[1], "data_end=900");
+  EXPECT_EQ(parse_err({"--timeout", "soon", "b@y.example"}).stage, Stage::usage);
+  EXPECT_EQ(parse_err({"--timeout", "-1", "b@y.example"}).stage, Stage::usage);
+}
+
 TEST(Options, UsageErrors) {
   EXPECT_EQ(parse_err({}).stage, Stage::usage);
   EXPECT_EQ(parse_err({"-f"}).stage, Stage::usage);

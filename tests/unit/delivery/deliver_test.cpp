@@ -37,8 +37,11 @@ class DeliverTest : public ::testing::Test {
     req.recipients = std::move(recipients);
     req.helo_name = "client.example";
     auto spool = message::Spool::from_string(body);
-    Environment env{.resolver = resolver_, .tls_context = *tls_, .progress = progress_,
-                    .timeouts = {}, .random = {}};
+    Environment env{.resolver = resolver_,
+                    .tls_context = *tls_,
+                    .progress = progress_,
+                    .timeouts = {},
+                    .random = {}};
     env.port = port_;
     env.timeouts.connect = std::chrono::milliseconds(2000);
     env.random = [] { return 0u; };
@@ -107,7 +110,8 @@ TEST_F(DeliverTest, TemporaryRcptMovesOnPermanentRcptIsFinal) {
   ASSERT_TRUE(nobody->error);
   EXPECT_TRUE(nobody->error->permanent());
   EXPECT_EQ(nobody->error->enhanced, "5.1.1");
-  // The pipelined DATA got 354 from this naive server: only the lone "." may follow (RFC 2920 §3.1).
+  // The pipelined DATA got 354 from this naive server: only the lone "." may follow (RFC 2920
+  // §3.1).
   for (const auto& m : a.messages()) EXPECT_EQ(m, "");
   // The second server only saw the recipient that was still pending.
   int rcpts = 0;
