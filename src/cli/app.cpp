@@ -6,14 +6,23 @@
 #include <iostream>
 #include <memory>
 
+#include <algorithm>
+#include <cctype>
+
 #include "cli/exit_codes.hpp"
 #include "cli/identity.hpp"
 #include "cli/options.hpp"
 #include "delivery/deliver.hpp"
 #include "dns/trust_ad_resolver.hpp"
 #include "dns/unbound_resolver.hpp"
+#include "message/headers.hpp"
 #include "message/spool.hpp"
+#include "mtasts/cache.hpp"
+#include "mtasts/fetcher.hpp"
+#include "mtasts/mtasts.hpp"
 #include "smtp/address.hpp"
+#include "smtp/dsn.hpp"
+#include "smtp/idna.hpp"
 #include "tls/context.hpp"
 
 namespace mx::cli {
@@ -24,7 +33,136 @@ int report_error(const Error& e) {
   return exit_code_for(e);
 }
 
-Result<std::unique_ptr<dns::Resolver>> make_resolver(const Options& o) {
+/// Validates a mailbox and puts it in wire form: an ASCII local part gets its domain as
+/// A-labels (RFC 5890); a UTF-8 local part needs SMTPUTF8 anyway (RFC 6531) and keeps its domain.
+Result<std::string> normalize_mailbox(const std::string& text, const char* role) {
+  auto m = smtp::parse_mailbox(text);
+  if (!m) {
+    Error e = std::move(m).error();
+    e.detail = std::string("bad ") + role + " address '" + text + "': " + e.detail;
+    return fail(std::move(e));
+  }
+  auto ascii = smtp::domain_to_ascii(m->domain);
+  if (!ascii) {
+    Error e = std::move(ascii).error();
+    e.detail = std::string("bad ") + role + " address '" + text + "': " + e.detail;
+    return fail(std::move(e));
+  }
+  if (m->local_is_ascii()) m->domain = *ascii;
+  return m->to_string();
+}
+
+/// -N/-R/-V (RFC 3461), validated here so that a bad value is a usage error before any I/O.
+Result<void> apply_dsn_options(const Options& o, delivery::Request& request) {
+  if (o.dsn_notify) {
+    smtp::Notify n;
+    std::string list = *o.dsn_notify;
+    for (char& c : list) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::size_t pos = 0;
+    bool never = false;
+    while (pos <= list.size()) {
+      auto comma = list.find(',', pos);
+      std::string item =
+          list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      if (item == "never")
+        never = true;
+      else if (item == "success")
+        n.success = true;
+      else if (item == "failure")
+        n.failure = true;
+      else if (item == "delay")
+        n.delay = true;
+      else
+        return fail(permanent_error(Stage::usage, "-N: unknown notification '" + item +
+                                                      "' (use never, or success,failure,delay)"));
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+    if (never && (n.success || n.failure || n.delay))
+      return fail(
+          permanent_error(Stage::usage, "-N: never cannot be combined with other notifications"));
+    request.notify = n;
+  }
+  if (o.dsn_ret) {
+    auto r = smtp::encode_ret(*o.dsn_ret);
+    if (!r) return fail(permanent_error(Stage::usage, "-R: " + r.error().detail));
+    request.ret = *r;
+  }
+  if (o.envid) {
+    auto e = smtp::encode_envid(*o.envid);
+    if (!e) return fail(permanent_error(Stage::usage, "-V: " + e.error().detail));
+    request.envid = *o.envid;
+  }
+  return {};
+}
+
+/// The header section of the spooled message (up to 1 MiB), for -t and TLS-Required.
+Result<std::string> read_header_section(const message::Spool& spool) {
+  constexpr std::size_t kMax = 1024 * 1024;
+  std::string head;
+  auto r = spool.for_each_chunk([&](std::string_view chunk) -> Result<void> {
+    head.append(chunk);
+    if (head.find("\r\n\r\n") != std::string::npos || head.size() >= kMax ||
+        head.starts_with("\r\n"))
+      return fail(Error{});  // enough: stop reading (not an error for the caller)
+    return {};
+  });
+  (void)r;
+  if (auto end = head.find("\r\n\r\n"); end != std::string::npos)
+    head.resize(end + 4);
+  else if (head.size() > kMax)
+    head.resize(kMax);
+  return head;
+}
+
+/// RFC 8689 §5: a "TLS-Required: No" header field asks that TLS policy failures be ignored.
+bool tls_required_no(const std::string& headers) {
+  for (const auto& f : message::parse_header_fields(headers)) {
+    std::string name = f.name;
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name != "tls-required") continue;
+    std::string v;
+    for (char c : f.value)
+      if (c != ' ' && c != '\t')
+        v += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (v == "no") return true;
+  }
+  return false;
+}
+
+/// The MTA-STS lookup used for domains without DANE (RFC 8461), with its on-disk cache.
+Result<std::function<std::optional<mtasts::Policy>(const std::string&)>> make_mta_sts(
+    const Options& o, dns::Resolver& resolver, Progress& progress) {
+  if (!o.mta_sts) return std::function<std::optional<mtasts::Policy>(const std::string&)>{};
+  std::shared_ptr<mtasts::Cache> cache;
+  if (o.sts_cache) {
+    cache = std::make_shared<mtasts::Cache>(*o.sts_cache);
+  } else if (auto dir = mtasts::default_cache_dir(); dir) {
+    cache = std::make_shared<mtasts::Cache>(*dir);
+  } else {
+    progress.warn("no MTA-STS policy cache: " + dir.error().detail);
+  }
+  mtasts::FetchOptions fetch;
+  if (o.ca_file) fetch.ca_file = *o.ca_file;
+  if (o.ca_path) fetch.ca_path = *o.ca_path;
+  auto fetcher = std::make_shared<mtasts::CurlFetcher>(fetch);
+  return std::function<std::optional<mtasts::Policy>(const std::string&)>(
+      [&resolver, &progress, cache,
+       fetcher](const std::string& domain) -> std::optional<mtasts::Policy> {
+        auto now =
+            std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+        auto found = mtasts::discover(domain, resolver, *fetcher, cache.get(), now);
+        if (!found) {
+          progress.note("MTA-STS: " + found.error().detail);
+          return std::nullopt;
+        }
+        if (!found->note.empty()) progress.note("MTA-STS: " + found->note);
+        return found->policy;
+      });
+}
+
+Result<std::unique_ptr<dns::Resolver>> make_resolver(const Options& o,
+                                                     const delivery::Timeouts& t) {
   if (o.trust_ad) {
     auto r = dns::TrustAdResolver::create(dns::TrustAdOptions{});
     if (!r) return fail(std::move(r).error());
@@ -34,6 +172,9 @@ Result<std::unique_ptr<dns::Resolver>> make_resolver(const Options& o) {
   if (o.resolver) u.forwarder = *o.resolver;
   if (o.trust_anchor) u.trust_anchor_file = *o.trust_anchor;
   if (o.root_hints) u.root_hints_file = *o.root_hints;
+  // One DNS batch never outlives --timeout.
+  if (int left = t.overall.poll_timeout_ms(); left >= 0)
+    u.timeout = std::min(u.timeout, std::chrono::milliseconds(std::max(left, 1)));
   auto r = dns::UnboundResolver::create(u);
   if (!r) return fail(std::move(r).error());
   return std::unique_ptr<dns::Resolver>(std::move(*r));
@@ -68,29 +209,28 @@ int run(int argc, char** argv) {
     sender = *o.sender;
   }
   if (!sender.empty()) {
-    auto m = smtp::parse_mailbox(sender);
-    if (!m) {
-      Error e = std::move(m).error();
-      e.detail = "bad sender address '" + sender + "': " + e.detail;
-      return report_error(e);
-    }
-    sender = m->to_string();
+    auto m = normalize_mailbox(sender, "sender");
+    if (!m) return report_error(m.error());
+    sender = *m;
   }
   delivery::Request request;
   request.reverse_path = sender;
   for (const auto& r : o.recipients) {
-    auto m = smtp::parse_mailbox(r);
-    if (!m) {
-      Error e = std::move(m).error();
-      e.detail = "bad recipient address '" + r + "': " + e.detail;
-      return report_error(e);
-    }
-    request.recipients.push_back(m->to_string());
+    auto m = normalize_mailbox(r, "recipient");
+    if (!m) return report_error(m.error());
+    request.recipients.push_back(*m);
   }
   request.helo_name = o.helo ? *o.helo : local_fqdn();
+  auto level = delivery::parse_level(o.tls_policy);
+  if (!level) return report_error(level.error());
+  request.level = *level;
+  request.require_tls = o.require_tls;
+  if (auto dsn = apply_dsn_options(o, request); !dsn) return report_error(dsn.error());
 
   // The whole message is read before any connection, so a read error never sends a partial one.
-  auto spool = message::Spool::read_from(0);
+  message::SpoolOptions spool_options;
+  spool_options.strip_bcc = o.recipients_from_headers;  // sendmail -t (RFC 5322 §3.6.3)
+  auto spool = message::Spool::read_from(0, spool_options);
   if (!spool) return report_error(spool.error());
   StreamProgress progress(o.quiet ? nullptr : &std::cout, &std::cerr);
   const auto& stats = spool->stats();
@@ -99,11 +239,23 @@ int run(int argc, char** argv) {
                   std::to_string(stats.longest_line) +
                   " octets long (RFC 5321 limit: 998); it is sent unaltered, but some servers "
                   "refuse such lines");
-
-  auto resolver = make_resolver(o);
-  if (!resolver) return report_error(resolver.error());
-  auto tls_context = tls::Context::create(tls::ContextOptions{});
-  if (!tls_context) return report_error(tls_context.error());
+  auto headers = read_header_section(*spool);
+  if (!headers) return report_error(headers.error());
+  request.tls_required_no = tls_required_no(*headers);
+  if (request.tls_required_no) progress.note("the message says \"TLS-Required: No\" (RFC 8689 §5)");
+  if (o.recipients_from_headers) {
+    auto listed = message::extract_recipients(*headers);
+    if (!listed) return report_error(listed.error());
+    for (const auto& r : *listed) {
+      auto m = normalize_mailbox(r, "recipient (from the headers)");
+      if (!m) return report_error(m.error());
+      if (std::find(request.recipients.begin(), request.recipients.end(), *m) ==
+          request.recipients.end())
+        request.recipients.push_back(*m);
+    }
+    if (request.recipients.empty())
+      return report_error(permanent_error(Stage::usage, "-t: the message names no recipients"));
+  }
 
   delivery::Timeouts timeouts;
   for (const auto& t : o.smtp_timeouts)
@@ -111,19 +263,28 @@ int run(int argc, char** argv) {
   if (o.overall_timeout)
     timeouts.overall = Deadline::after(
         std::chrono::milliseconds(static_cast<long long>(*o.overall_timeout * 1000)));
-  delivery::Environment env{.resolver = **resolver,
-                            .tls_context = *tls_context,
-                            .progress = progress,
-                            .timeouts = timeouts,
-                            .random = {}};
+
+  auto resolver = make_resolver(o, timeouts);
+  if (!resolver) return report_error(resolver.error());
+  tls::ContextOptions tls_options;
+  if (o.ca_file) tls_options.ca_file = *o.ca_file;
+  if (o.ca_path) tls_options.ca_path = *o.ca_path;
+  auto tls_context = tls::Context::create(tls_options);
+  if (!tls_context) return report_error(tls_context.error());
+
+  auto sts = make_mta_sts(o, **resolver, progress);
+  if (!sts) return report_error(sts.error());
+  delivery::Environment env(**resolver, *tls_context, progress);
+  env.timeouts = timeouts;
+  env.mta_sts = *sts;
   delivery::Report report = delivery::deliver(request, *spool, env);
 
   std::vector<const Error*> errors;
   for (const auto& r : report.recipients) {
     if (!r.error) {
       if (!o.quiet)
-        std::cout << "delivered to <" << r.recipient << "> via " << r.delivered_via << ": "
-                  << r.server_reply << '\n';
+        std::cout << "delivered to <" << r.recipient << "> via " << r.delivered_via << " ("
+                  << r.security << "): " << r.server_reply << '\n';
       errors.push_back(nullptr);
     } else {
       std::cerr << "mxclient: <" << r.recipient

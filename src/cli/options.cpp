@@ -81,6 +81,51 @@ constexpr LongOption kLongOptions[] = {
        o.smtp_timeouts.push_back(v);
        return {};
      }},
+    {"tls-policy", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.tls_policy = v;
+       return {};
+     }},
+    {"require-tls", false,
+     [](Options& o, const std::string&) -> Result<void> {
+       o.require_tls = true;
+       return {};
+     }},
+    {"ca-file", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.ca_file = v;
+       return {};
+     }},
+    {"ca-path", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.ca_path = v;
+       return {};
+     }},
+    {"sts-cache", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.sts_cache = v;
+       return {};
+     }},
+    {"no-mta-sts", false,
+     [](Options& o, const std::string&) -> Result<void> {
+       o.mta_sts = false;
+       return {};
+     }},
+    {"dsn-notify", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.dsn_notify = v;
+       return {};
+     }},
+    {"dsn-ret", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.dsn_ret = v;
+       return {};
+     }},
+    {"envid", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.envid = v;
+       return {};
+     }},
     {"timeout", true,
      [](Options& o, const std::string& v) -> Result<void> {
        auto s = parse_seconds("--timeout", v);
@@ -156,6 +201,28 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
           ++i;
         }
         break;
+      case 'N': {
+        auto v = take_value("-N", rest);
+        if (!v) return fail(std::move(v).error());
+        o.dsn_notify = *v;
+        break;
+      }
+      case 'R': {
+        auto v = take_value("-R", rest);
+        if (!v) return fail(std::move(v).error());
+        o.dsn_ret = *v;
+        break;
+      }
+      case 'V': {
+        auto v = take_value("-V", rest);
+        if (!v) return fail(std::move(v).error());
+        o.envid = *v;
+        break;
+      }
+      case 't':
+        if (!rest.empty()) return fail(usage_error("unknown option " + std::string(a)));
+        o.recipients_from_headers = true;
+        break;
       case 'i':  // a lone "." never ends the input anyway
         if (!rest.empty()) return fail(usage_error("unknown option " + std::string(a)));
         break;
@@ -182,7 +249,7 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
     return fail(
         usage_error("--trust-ad uses the resolv.conf resolver's AD bit; it takes no "
                     "--resolver, --root-hints or --trust-anchor"));
-  if (!o.help && !o.version && o.recipients.empty())
+  if (!o.help && !o.version && o.recipients.empty() && !o.recipients_from_headers)
     return fail(usage_error("no recipients given"));
   return o;
 }
@@ -205,6 +272,19 @@ Options:
   --trust-anchor FILE  DNSSEC trust anchor (default /usr/share/dns/root.key)
   --trust-ad           trust the AD bit of the resolv.conf resolver (original mxclient
                        behaviour; refused unless that resolver is on loopback)
+  -t                   also read recipients from To, Cc and Bcc (Resent-* when present);
+                       Bcc fields are removed from the message
+  -N NOTIFY            DSN notify: never, or a list of success,failure,delay (RFC 3461)
+  -R full|hdrs         DSN: return the full message or only its headers
+  -V ENVID             DSN envelope identifier
+  --tls-policy LEVEL   dane (default: DANE where published, else MTA-STS, else
+                       opportunistic), dane-only, verify (PKIX), encrypt, may, none
+  --require-tls        REQUIRETLS (RFC 8689): only over DANE- or MTA-STS-authenticated TLS
+                       to a server that supports it; otherwise a permanent failure
+  --ca-file FILE, --ca-path DIR
+                       PKIX trust anchors for MTA-STS and --tls-policy verify
+  --sts-cache DIR      MTA-STS policy cache (default $XDG_CACHE_HOME/mxclient/mta-sts)
+  --no-mta-sts         do not look up MTA-STS policies
   --timeout SECONDS    give up (exit 75) when the whole run takes longer
   --smtp-timeout NAME=SECONDS
                        override one wait: connect, tls, greeting, ehlo, helo, starttls,

@@ -27,6 +27,18 @@ struct Options {
   // --smtp-timeout NAME=SECONDS (repeatable) overrides one wait.
   std::optional<double> overall_timeout;
   std::vector<std::string> smtp_timeouts;
+  // TLS policy (RFC 7672, RFC 8461, RFC 8689).
+  std::string tls_policy = "dane";       // --tls-policy
+  bool require_tls = false;              // --require-tls
+  std::optional<std::string> ca_file;    // --ca-file: PKIX trust (MTA-STS, verify)
+  std::optional<std::string> ca_path;    // --ca-path
+  std::optional<std::string> sts_cache;  // --sts-cache DIR
+  bool mta_sts = true;                   // --no-mta-sts turns it off
+  // sendmail: -t reads recipients from the headers; -N/-R/-V: DSN (RFC 3461).
+  bool recipients_from_headers = false;
+  std::optional<std::string> dsn_notify;  // -N / --dsn-notify: never or success,failure,delay
+  std::optional<std::string> dsn_ret;     // -R / --dsn-ret: full or hdrs
+  std::optional<std::string> envid;       // -V / --envid
 };
 
 /// Parses argv (without argv[0]). Errors are Stage::usage.

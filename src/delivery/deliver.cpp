@@ -1,14 +1,17 @@
-// Orchestration of a direct delivery (see deliver.hpp). The decisions about moving on or giving
-// up are policy.cpp's; this file only walks the plan and records what happened.
+// Orchestration of a direct delivery (see deliver.hpp). The decisions live elsewhere: how to
+// talk to a host in tls_policy.cpp, whether to move on after a failure in policy.cpp; this file
+// walks the plan, runs the sessions and records what happened to each recipient.
 #include "delivery/deliver.hpp"
 
 #include <map>
 #include <random>
 
+#include "dane/tlsa.hpp"
 #include "delivery/driver.hpp"
 #include "delivery/policy.hpp"
 #include "dns/destinations.hpp"
 #include "net/socket.hpp"
+#include "smtp/idna.hpp"
 #include "smtp/session.hpp"
 
 namespace mx::delivery {
@@ -21,9 +24,13 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+/// The recipient's domain as DNS knows it (A-labels, RFC 5890), lower case.
 std::string domain_of(std::string_view mailbox) {
   auto at = mailbox.rfind('@');
-  return lower(at == std::string_view::npos ? std::string_view{} : mailbox.substr(at + 1));
+  std::string domain =
+      lower(at == std::string_view::npos ? std::string_view{} : mailbox.substr(at + 1));
+  auto ascii = smtp::domain_to_ascii(domain);
+  return ascii ? *ascii : domain;
 }
 
 const char* security_word(bool secure) {
@@ -40,6 +47,7 @@ Error error_from_reply(const smtp::Reply& reply, std::string command) {
   e.command = std::move(command);
   e.detail =
       reply.permanent() ? "the server refused the recipient" : "the server deferred the recipient";
+  if (reply.enhanced == "5.1.1") e.reason = Reason::no_such_user;
   return e;
 }
 
@@ -50,146 +58,240 @@ bool in_transaction(const Error& e) {
          c.starts_with("BDAT") || c.starts_with(".") || c.starts_with("end of data");
 }
 
+std::string describe_security(const HostPolicy& policy, const DriverResult& driven) {
+  if (!driven.tls) return "no TLS";
+  const tls::Info& i = *driven.tls;
+  std::string how;
+  switch (policy.auth) {
+    case Authentication::dane:
+      how = policy.dane_trusted_only ? "DANE-trusted" : "DANE-verified";
+      break;
+    case Authentication::pkix:
+      how = "PKIX-verified";
+      break;
+    case Authentication::none:
+      how = "unauthenticated";
+      break;
+  }
+  return how + " " + i.version + " " + i.cipher;
+}
+
 struct Pending {
+  std::size_t index;  // position in the request, for the report order
   std::string recipient;
   std::optional<Error> last_error;  // the most specific temporary error seen so far
 };
 
-/// Delivers to the recipients of one domain; appends their outcomes to `report`.
-void deliver_domain(const std::string& domain, std::vector<std::string> recipients,
-                    const Request& request, const message::Spool& message, Environment& env,
-                    Report& report) {
-  Progress& progress = env.progress;
-  auto finish_all = [&](const std::vector<Pending>& pending, const Error& e) {
-    for (const auto& p : pending)
-      report.recipients.push_back({p.recipient, p.last_error ? *p.last_error : e, {}, {}});
-  };
-  std::vector<Pending> pending;
-  for (auto& r : recipients) pending.push_back({std::move(r), std::nullopt});
+/// Delivery to the recipients of one domain.
+class DomainDelivery {
+ public:
+  DomainDelivery(const Request& request, const message::Spool& message, Environment& env,
+                 std::vector<RecipientOutcome>& outcomes)
+      : request_(request),
+        message_(message),
+        env_(env),
+        progress_(env.progress),
+        outcomes_(outcomes) {}
 
-  progress.note("looking up the mail exchangers of " + domain);
-  std::function<std::uint32_t()> random = env.random;
-  if (!random) {
-    random = [rng = std::mt19937(std::random_device{}())]() mutable {
-      return static_cast<std::uint32_t>(rng());
-    };
-  }
-  auto dest = dns::gather_destinations(env.resolver, domain, random);
-  if (!dest) {
-    progress.note("no destination: " + dest.error().detail);
-    finish_all(pending, dest.error());
-    return;
-  }
-  if (dest->expanded_domain != dest->domain)
-    progress.note(domain + " is an alias (CNAME) of " + dest->expanded_domain);
-  progress.note(std::string(dest->implicit_mx ? "no MX records; implicit MX " : "MX records ") +
-                "(" + security_word(dest->domain_secure) + "):");
-  for (const auto& h : dest->hosts) {
-    std::string line = "  " + std::to_string(h.preference) + " " + h.name;
-    if (h.expanded_name != h.name) line += " (CNAME " + h.expanded_name + ")";
-    if (h.lookup_error)
-      line += ": " + h.lookup_error->detail;
-    else {
-      line += std::string(" [") + security_word(h.addresses_secure) + "]";
-      for (const auto& a : h.addresses) line += " " + a.ip;
+  void run(const std::string& domain, std::vector<Pending> pending) {
+    pending_ = std::move(pending);
+    progress_.note("looking up the mail exchangers of " + domain);
+    std::function<std::uint32_t()> random = env_.random;
+    if (!random)
+      random = [rng = std::mt19937(std::random_device{}())]() mutable {
+        return static_cast<std::uint32_t>(rng());
+      };
+    auto dest = dns::gather_destinations(env_.resolver, domain, random);
+    if (!dest) {
+      progress_.note("no destination: " + dest.error().detail);
+      finish_all(dest.error());
+      return;
     }
-    progress.note(line);
-  }
+    show(*dest);
 
-  Error last =
-      temporary_error(Stage::connect, "no mail exchanger of " + domain + " could be reached");
-  int addresses = 0;
-  int sessions = 0;
-  for (const auto& host : dest->hosts) {
-    if (host.lookup_error) {
-      last = *host.lookup_error;
-      last.host = host.name;
-      continue;
-    }
-    for (const auto& addr : host.addresses) {
-      if (addresses >= kMaxAddresses || sessions >= kMaxSessions) break;
-      ++addresses;
-      std::string where = host.name + " [" + addr.ip + "]";
-      net::Endpoint endpoint{addr.ip, env.port};
-      progress.note("connecting to " + where + ":" + std::to_string(env.port));
-      auto sock = net::connect_tcp(endpoint, env.timeouts.for_connect());
-      if (!sock) {
-        last = std::move(sock).error();
-        last.host = where;
-        progress.note(last.detail);
+    DomainFacts facts;
+    facts.level = request_.level;
+    facts.tls_required_no = request_.tls_required_no;
+    facts.require_tls = request_.require_tls;
+    facts.mx_secure = dest->domain_secure;
+    facts.next_hop = dest->domain;
+    facts.implicit_mx = dest->implicit_mx;
+
+    Error last =
+        temporary_error(Stage::connect, "no mail exchanger of " + domain + " could be reached");
+    std::optional<mtasts::Policy> sts;
+    bool sts_looked_up = false;
+    for (const auto& host : dest->hosts) {
+      if (host.lookup_error) {
+        last = *host.lookup_error;
+        last.host = host.name;
         continue;
       }
-      ++sessions;
-      smtp::Envelope envelope;
-      envelope.reverse_path = request.reverse_path;
-      for (const auto& p : pending) envelope.recipients.push_back(p.recipient);
-      envelope.body_8bit = message.stats().eight_bit;
-      envelope.size = message.size();
-      smtp::SessionOptions options;
-      options.helo_name = request.helo_name;
-      options.tls = smtp::TlsMode::opportunistic;
-      smtp::Session session(std::move(envelope), options);
-      tls::HandshakeParams tls_params;
-      tls_params.sni = host.name;
-      tls_params.verify = tls::Verify::none;
-      auto driven = drive_session(std::move(*sock), session, env.tls_context, tls_params, message,
-                                  progress, env.timeouts);
-      report.round_trips += driven.round_trips;
-      if (!driven.tls) progress.note("the session with " + where + " was not encrypted");
+      // MTA-STS matters only for hosts without DANE (RFC 8461 §2); look it up once, lazily.
+      if (!sts_looked_up && env_.mta_sts && !request_.tls_required_no &&
+          (request_.level == Level::dane) && dane::decide(host) == dane::DaneDecision::no_dane) {
+        sts_looked_up = true;
+        sts = env_.mta_sts(dest->domain);
+        if (sts && sts->mode == mtasts::Mode::none) sts.reset();
+      }
+      facts.sts = sts ? &*sts : nullptr;
+      HostPolicy policy = decide_host_policy(facts, host);
+      progress_.note(host.name + ": " + policy.summary);
+      if (policy.skip) {
+        progress_.note("skipping " + host.name + ": " + policy.skip->detail);
+        last = *policy.skip;
+        continue;
+      }
+      for (const auto& addr : host.addresses) {
+        if (addresses_ >= kMaxAddresses || sessions_ >= kMaxSessions) break;
+        ++addresses_;
+        auto verdict = attempt(host, addr, policy, last);
+        if (verdict == Attempt::plaintext_retry) {
+          HostPolicy plain = policy;
+          plain.tls = smtp::TlsMode::none;
+          progress_.note("retrying " + host.name + " without TLS (opportunistic policy)");
+          verdict = attempt(host, addr, plain, last);
+        }
+        if (verdict == Attempt::stop || pending_.empty()) return;
+      }
+    }
+    finish_all(last);
+  }
 
-      const smtp::Outcome& out = session.outcome();
-      std::vector<Pending> still;
-      for (std::size_t i = 0; i < out.recipients.size() && i < pending.size(); ++i) {
-        const auto& rr = out.recipients[i];
-        Pending& p = pending[i];
-        if (out.delivered && rr.accepted) {
-          report.recipients.push_back({p.recipient, std::nullopt, where,
-                                       out.final_reply ? out.final_reply->text() : std::string()});
-          continue;
-        }
-        if (!rr.accepted && rr.reply) {
-          Error e = error_from_reply(*rr.reply, "RCPT TO:<" + p.recipient + ">");
-          e.host = where;
-          if (e.permanent()) {
-            report.recipients.push_back({p.recipient, e, {}, {}});
-            continue;
-          }
-          p.last_error = e;
-        }
-        still.push_back(std::move(p));
+ private:
+  enum class Attempt : unsigned char { next, stop, plaintext_retry };
+
+  void show(const dns::Destinations& dest) {
+    if (dest.expanded_domain != dest.domain)
+      progress_.note(dest.domain + " is an alias (CNAME) of " + dest.expanded_domain);
+    progress_.note(std::string(dest.implicit_mx ? "no MX records; implicit MX " : "MX records ") +
+                   "(" + security_word(dest.domain_secure) + "):");
+    for (const auto& h : dest.hosts) {
+      std::string line = "  " + std::to_string(h.preference) + " " + h.name;
+      if (h.expanded_name != h.name) line += " (CNAME " + h.expanded_name + ")";
+      if (h.lookup_error) {
+        line += ": " + h.lookup_error->detail;
+      } else {
+        line += std::string(" [") + security_word(h.addresses_secure) + "]";
+        for (const auto& a : h.addresses) line += " " + a.ip;
       }
-      pending = std::move(still);
-      if (out.error) {
-        Error e = *out.error;
-        if (e.host.empty()) e.host = where;
-        progress.note("attempt failed: " + e.describe());
-        if (after_failure(e, in_transaction(e)) == Next::final) {
-          for (auto& p : pending) report.recipients.push_back({p.recipient, e, {}, {}});
-          return;
-        }
-        last = e;
-      }
-      if (pending.empty()) return;
+      progress_.note(line);
     }
   }
-  finish_all(pending, last);
-}
+
+  Attempt attempt(const dns::MxHost& host, const dns::HostAddress& addr, const HostPolicy& policy,
+                  Error& last) {
+    std::string where = host.name + " [" + addr.ip + "]";
+    progress_.note("connecting to " + where + ":" + std::to_string(env_.port));
+    auto sock = net::connect_tcp(net::Endpoint{addr.ip, env_.port}, env_.timeouts.for_connect());
+    if (!sock) {
+      last = std::move(sock).error();
+      last.host = where;
+      progress_.note(last.detail);
+      return Attempt::next;
+    }
+    ++sessions_;
+    smtp::Envelope envelope;
+    envelope.reverse_path = request_.reverse_path;
+    for (const auto& p : pending_) {
+      smtp::Recipient r(p.recipient);
+      r.notify = request_.notify;
+      envelope.recipients.push_back(std::move(r));
+    }
+    envelope.body_8bit = message_.stats().eight_bit;
+    envelope.size = message_.size();
+    envelope.ret = request_.ret;
+    envelope.envid = request_.envid;
+    envelope.requiretls = request_.require_tls && !request_.tls_required_no;
+    smtp::SessionOptions options;
+    options.helo_name = request_.helo_name;
+    options.tls = policy.tls;
+    smtp::Session session(std::move(envelope), options);
+    auto driven = drive_session(std::move(*sock), session, env_.tls_context, policy.handshake,
+                                message_, progress_, env_.timeouts);
+    report_round_trips_ += driven.round_trips;
+    if (!driven.tls && !driven.tls_failure)
+      progress_.note("the session with " + where + " was not encrypted");
+
+    const smtp::Outcome& out = session.outcome();
+    std::string security = describe_security(policy, driven);
+    std::vector<Pending> still;
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      Pending& p = pending_[i];
+      const smtp::RecipientResult* rr = i < out.recipients.size() ? &out.recipients[i] : nullptr;
+      if (rr && rr->delivered) {
+        outcomes_[p.index] = {p.recipient, std::nullopt, where,
+                              rr->data_reply ? rr->data_reply->text() : std::string(), security};
+        continue;
+      }
+      if (rr && !rr->accepted && rr->reply) {
+        Error e = error_from_reply(*rr->reply, "RCPT TO:<" + p.recipient + ">");
+        e.host = where;
+        if (e.permanent()) {
+          outcomes_[p.index] = {p.recipient, e, {}, {}, {}};
+          continue;
+        }
+        p.last_error = e;
+      }
+      still.push_back(std::move(p));
+    }
+    pending_ = std::move(still);
+    if (!out.error) return Attempt::next;
+    Error e = *out.error;
+    if (e.host.empty()) e.host = where;
+    progress_.note("attempt failed: " + e.describe());
+    if (after_failure(e, in_transaction(e)) == Next::final) {
+      for (auto& p : pending_) outcomes_[p.index] = {p.recipient, e, {}, {}, {}};
+      pending_.clear();
+      return Attempt::stop;
+    }
+    last = e;
+    // RFC 7435: an opportunistic handshake failure is retried in plaintext on the same host.
+    if (driven.tls_failure && policy.plaintext_fallback && policy.tls != smtp::TlsMode::none)
+      return Attempt::plaintext_retry;
+    return Attempt::next;
+  }
+
+  void finish_all(const Error& e) {
+    for (const auto& p : pending_)
+      outcomes_[p.index] = {p.recipient, p.last_error ? *p.last_error : e, {}, {}, {}};
+    pending_.clear();
+  }
+
+ public:
+  int round_trips() const { return report_round_trips_; }
+
+ private:
+  const Request& request_;
+  const message::Spool& message_;
+  Environment& env_;
+  Progress& progress_;
+  std::vector<RecipientOutcome>& outcomes_;
+  std::vector<Pending> pending_;
+  int addresses_ = 0;
+  int sessions_ = 0;
+  int report_round_trips_ = 0;
+};
 
 }  // namespace
 
 Report deliver(const Request& request, const message::Spool& message, Environment& env) {
   Report report;
+  report.recipients.resize(request.recipients.size());
   // Group recipients by domain, keeping first-seen order (one transaction per domain).
   std::vector<std::string> order;
-  std::map<std::string, std::vector<std::string>> by_domain;
-  for (const auto& r : request.recipients) {
-    std::string d = domain_of(r);
+  std::map<std::string, std::vector<Pending>> by_domain;
+  for (std::size_t i = 0; i < request.recipients.size(); ++i) {
+    std::string d = domain_of(request.recipients[i]);
     auto [it, inserted] = by_domain.try_emplace(d);
     if (inserted) order.push_back(d);
-    it->second.push_back(r);
+    it->second.push_back({i, request.recipients[i], std::nullopt});
   }
-  for (const auto& d : order)
-    deliver_domain(d, std::move(by_domain[d]), request, message, env, report);
+  for (const auto& d : order) {
+    DomainDelivery dd(request, message, env, report.recipients);
+    dd.run(d, std::move(by_domain[d]));
+    report.round_trips += dd.round_trips();
+  }
   return report;
 }
 

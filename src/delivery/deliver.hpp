@@ -12,8 +12,11 @@
 #include "core/progress.hpp"
 #include "core/result.hpp"
 #include "delivery/timeouts.hpp"
+#include "delivery/tls_policy.hpp"
 #include "dns/resolver.hpp"
 #include "message/spool.hpp"
+#include "mtasts/policy.hpp"
+#include "smtp/session.hpp"
 #include "tls/context.hpp"
 
 namespace mx::delivery {
@@ -22,15 +25,28 @@ struct Request {
   std::string reverse_path;             // "" for the null sender
   std::vector<std::string> recipients;  // validated mailboxes "local@domain"
   std::string helo_name;
+  Level level = Level::dane;     // --tls-policy
+  bool require_tls = false;      // --require-tls (RFC 8689)
+  bool tls_required_no = false;  // the message carries "TLS-Required: No" (RFC 8689 §5)
+  // DSN (RFC 3461), sent only to servers that support it.
+  std::optional<smtp::Notify> notify;
+  std::optional<std::string> ret;
+  std::optional<std::string> envid;
 };
 
 struct Environment {
+  Environment(dns::Resolver& r, tls::Context& t, Progress& p)
+      : resolver(r), tls_context(t), progress(p) {}
+
   dns::Resolver& resolver;
   tls::Context& tls_context;
   Progress& progress;
   std::uint16_t port = 25;
   Timeouts timeouts = {};
   std::function<std::uint32_t()> random;  // shuffles equal MX preferences; null = random
+  /// The recipient domain's MTA-STS policy (RFC 8461), consulted only when a host has no DANE;
+  /// null = MTA-STS not used. Returns nullopt when the domain has no (usable) policy.
+  std::function<std::optional<mtasts::Policy>(const std::string& domain)> mta_sts;
 };
 
 struct RecipientOutcome {
@@ -38,6 +54,7 @@ struct RecipientOutcome {
   std::optional<Error> error;  // nullopt = delivered
   std::string delivered_via;   // "mx1.example.net [192.0.2.1]" when delivered
   std::string server_reply;    // the final reply text when delivered
+  std::string security;        // how the delivering session was protected ("DANE-verified TLS ...")
 };
 
 struct Report {

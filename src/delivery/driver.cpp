@@ -126,7 +126,9 @@ DriverResult drive_session(Fd socket, smtp::Session& session, tls::Context& tls_
                                         ? " (PKIX-valid certificate)"
                                         : " (certificate not verified: " + info.pkix_error + ")"));
                      result.tls = info;
-                     session.tls_started();
+                     // Verified (DANE or PKIX) when verification was asked for: the handshake fails
+                     // otherwise.
+                     session.tls_started(tls_params.verify != tls::Verify::none);
                    },
                    [&](smtp::SendBody&) {
                      progress.sent("(message body, " + std::to_string(message.size()) + " octets)");
@@ -147,6 +149,7 @@ DriverResult drive_session(Fd socket, smtp::Session& session, tls::Context& tls_
                      }
                      session.body_sent();
                    },
+                   [&](smtp::Idle&) { done = true; },
                    [&](smtp::Done&) { done = true; },
                },
                action);

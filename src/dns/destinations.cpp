@@ -1,4 +1,5 @@
-// gather_destinations: the MX / null MX / implicit MX rules over the Resolver interface.
+// gather_destinations: the MX / null MX / implicit MX rules and the TLSA base domain rules of
+// RFC 7672 §2.2 over the Resolver interface.
 #include "dns/destinations.hpp"
 
 #include <netinet/in.h>
@@ -106,6 +107,9 @@ void apply_addresses(MxHost& host, const Result<Answer>& aaaa, const Result<Answ
     if (k < found[1].size()) host.addresses.push_back({found[1][k], AF_INET});
   }
   host.addresses_secure = secure;
+  // Every answer that carried the CNAME chain was secure (the validator judges the chain with
+  // the answer), so the expansion is exactly as secure as the addresses.
+  host.expanded_secure = secure;
   if (host.addresses.empty()) {
     Error e = dns_error(Permanence::permanent, "no address records for " + host.name);
     e.host = host.name;
@@ -113,7 +117,85 @@ void apply_addresses(MxHost& host, const Result<Answer>& aaaa, const Result<Answ
   }
 }
 
+/// One TLSA answer, judged (RFC 7672 §2.2.3).
+struct TlsaLookup {
+  TlsaState state = TlsaState::not_looked_up;
+  std::vector<TlsaRecord> records;
+  std::size_t malformed = 0;
+  std::optional<Error> error;
+};
+
+TlsaLookup judge_tlsa(const std::string& owner, const Result<Answer>& res) {
+  TlsaLookup out;
+  if (!res) {
+    out.state = TlsaState::failed;
+    out.error = res.error();
+    return out;
+  }
+  const Answer& ans = *res;
+  if (ans.security == Security::bogus) {
+    out.state = TlsaState::failed;
+    out.error = dns_error(Permanence::temporary, bogus_detail(owner, rrtype::TLSA, ans));
+    return out;
+  }
+  if (ans.rcode != rcode::noerror && ans.rcode != rcode::nxdomain) {
+    // §2.2.3: a server that fails TLSA queries (SERVFAIL) for a signed zone could be an
+    // attacker suppressing them, so the host is not used rather than used without DANE.
+    out.state = TlsaState::failed;
+    out.error = dns_error(Permanence::temporary,
+                          "DNS lookup of " + owner + " TLSA failed: " + rcode_name(ans.rcode));
+    return out;
+  }
+  if (ans.security != Security::secure) {
+    out.state = TlsaState::insecure;  // §2.2: insecure TLSA records are ignored
+    return out;
+  }
+  if (ans.nxdomain() || ans.rdata.empty()) {
+    out.state = TlsaState::none;
+    return out;
+  }
+  out.state = TlsaState::found;
+  for (const auto& rdata : ans.rdata) {
+    auto r = parse_tlsa(rdata);
+    if (r) {
+      out.records.push_back(std::move(*r));
+    } else {
+      ++out.malformed;  // RFC 7671 §4: malformed records are unusable, the rest still count
+    }
+  }
+  return out;
+}
+
+void apply_tlsa(MxHost& host, TlsaLookup lookup, const std::string& base) {
+  host.tlsa_state = lookup.state;
+  host.tlsa = std::move(lookup.records);
+  host.tlsa_malformed = lookup.malformed;
+  host.tlsa_base = base;
+  host.tlsa_error = std::move(lookup.error);
+  if (host.tlsa_error) host.tlsa_error->host = host.name;
+}
+
 }  // namespace
+
+const char* tlsa_state_name(TlsaState state) {
+  switch (state) {
+    case TlsaState::not_looked_up:
+      return "not looked up";
+    case TlsaState::none:
+      return "none";
+    case TlsaState::found:
+      return "found";
+    case TlsaState::insecure:
+      return "insecure";
+    case TlsaState::failed:
+      return "failed";
+  }
+  return "?";
+}
+
+std::string tlsa_owner(std::uint16_t port, std::string_view base) {
+  return "_" + std::to_string(port) + "._tcp." + std::string(base);
+}
 
 std::uint32_t default_random() {
   thread_local std::mt19937 gen{std::random_device{}()};
@@ -121,7 +203,8 @@ std::uint32_t default_random() {
 }
 
 Result<Destinations> gather_destinations(Resolver& resolver, std::string_view domain_in,
-                                         std::function<std::uint32_t()> random) {
+                                         std::function<std::uint32_t()> random,
+                                         std::uint16_t tlsa_port) {
   if (!random) random = default_random;
   Destinations dest;
   dest.domain = normalize_name(domain_in);
@@ -192,18 +275,55 @@ Result<Destinations> gather_destinations(Resolver& resolver, std::string_view do
     }
   }
 
-  // All hosts' addresses in one batch, so the lookups run concurrently.
+  // All hosts' addresses and TLSA records in one batch, so the lookups run concurrently. The
+  // TLSA answers are only used for hosts whose addresses turn out secure (RFC 7672 §2.2.2).
+  constexpr std::size_t kPerHost = 3;
   std::vector<Question> questions;
   for (const auto& h : dest.hosts) {
     questions.push_back({h.name, rrtype::AAAA});
     questions.push_back({h.name, rrtype::A});
+    questions.push_back({tlsa_owner(tlsa_port, h.name), rrtype::TLSA});
   }
   auto answers = resolver.resolve(questions);
   if (answers.size() != questions.size()) {
     return fail(temporary_error(Stage::internal, "resolver returned a wrong number of answers"));
   }
+  std::vector<TlsaLookup> at_name(dest.hosts.size());
+  std::vector<std::size_t> expand;  // hosts whose TLSA base is first their expanded name
   for (std::size_t i = 0; i < dest.hosts.size(); ++i) {
-    apply_addresses(dest.hosts[i], answers[2 * i], answers[2 * i + 1]);
+    MxHost& host = dest.hosts[i];
+    apply_addresses(host, answers[kPerHost * i], answers[kPerHost * i + 1]);
+    if (host.lookup_error || !host.addresses_secure) continue;  // not_looked_up
+    at_name[i] = judge_tlsa(questions[kPerHost * i + 2].name, answers[kPerHost * i + 2]);
+    // RFC 7671 §7, RFC 7672 §2.2.2: a securely expanded CNAME makes the expanded name the
+    // preferred TLSA base domain; an insecure expansion leaves only the original name.
+    if (host.expanded_name != host.name && host.expanded_secure) {
+      expand.push_back(i);
+    } else {
+      apply_tlsa(host, std::move(at_name[i]), host.name);
+    }
+  }
+
+  if (!expand.empty()) {
+    std::vector<Question> expanded;
+    for (std::size_t i : expand) {
+      expanded.push_back({tlsa_owner(tlsa_port, dest.hosts[i].expanded_name), rrtype::TLSA});
+    }
+    auto expanded_answers = resolver.resolve(expanded);
+    if (expanded_answers.size() != expanded.size()) {
+      return fail(temporary_error(Stage::internal, "resolver returned a wrong number of answers"));
+    }
+    for (std::size_t k = 0; k < expand.size(); ++k) {
+      MxHost& host = dest.hosts[expand[k]];
+      TlsaLookup there = judge_tlsa(expanded[k].name, expanded_answers[k]);
+      // The first secure RRset decides and a failure stops; only when the expanded name has no
+      // secure TLSA RRset (denial or an insecure answer) does the original name count.
+      if (there.state == TlsaState::found || there.state == TlsaState::failed) {
+        apply_tlsa(host, std::move(there), host.expanded_name);
+      } else {
+        apply_tlsa(host, std::move(at_name[expand[k]]), host.name);
+      }
+    }
   }
 
   if (dest.implicit_mx) {

@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
 #include <system_error>
 #include <vector>
+
+#include "message/headers.hpp"
 
 namespace mx::message {
 namespace {
@@ -79,9 +82,24 @@ Result<void> Spool::append(std::string_view data, const SpoolOptions& opts) {
 Result<Spool> Spool::read_from(int fd, SpoolOptions opts) {
   Spool spool;
   Normalizer norm;
+  std::optional<BccStripper> bcc;
+  if (opts.strip_bcc) bcc.emplace();
   std::vector<char> buf(kChunk);
   std::string out;
+  std::string filtered;
+  std::uint64_t stored = 0;
   out.reserve(2 * kChunk + 2);  // LF -> CRLF at most doubles a chunk
+  // Normalized bytes, through the Bcc filter when asked, into memory or the file.
+  auto store = [&](const std::string& normalized) -> Result<void> {
+    const std::string* data = &normalized;
+    if (bcc) {
+      filtered.clear();
+      bcc->feed(normalized, filtered);
+      data = &filtered;
+    }
+    stored += data->size();
+    return spool.append(*data, opts);
+  };
   for (;;) {
     const ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
@@ -95,12 +113,19 @@ Result<Spool> Spool::read_from(int fd, SpoolOptions opts) {
     if (n == 0) break;
     out.clear();
     norm.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), out);
-    if (auto a = spool.append(out, opts); !a) return fail(std::move(a).error());
+    if (auto a = store(out); !a) return fail(std::move(a).error());
   }
   out.clear();
   norm.finish(out);
-  if (auto a = spool.append(out, opts); !a) return fail(std::move(a).error());
+  if (auto a = store(out); !a) return fail(std::move(a).error());
+  if (bcc) {
+    filtered.clear();
+    bcc->finish(filtered);
+    stored += filtered.size();
+    if (auto a = spool.append(filtered, opts); !a) return fail(std::move(a).error());
+  }
   spool.stats_ = norm.stats();
+  spool.stats_.size = stored;
   return spool;
 }
 

@@ -19,6 +19,8 @@ struct SpoolOptions {
   std::size_t memory_limit = 1024 * 1024;
   /// Directory for the temporary file; empty means $TMPDIR, or /tmp when that is unset.
   std::string tmp_dir;
+  /// Drop Bcc fields from the header section as the message is read (sendmail -t).
+  bool strip_bcc = false;
 };
 
 class Spool {

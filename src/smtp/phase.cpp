@@ -23,6 +23,8 @@ const char* phase_name(Phase phase) {
       return "end of data";
     case Phase::quit:
       return "QUIT";
+    case Phase::idle:
+      return "idle";
     case Phase::done:
       return "done";
   }
@@ -48,6 +50,7 @@ std::chrono::seconds default_timeout(Phase phase) {
       return minutes(10);  // §4.5.3.2.6 DATA termination
     case Phase::quit:
       return seconds(5);  // grace only: the outcome is known
+    case Phase::idle:
     case Phase::done:
       return seconds(0);
   }

@@ -89,7 +89,7 @@ Unexpected ReplyParser::fail_with(std::string detail) {
   // Stop buffering: nothing after a framing error can be trusted.
   buf_.clear();
   buf_.shrink_to_fit();
-  line_start_ = searched_ = 0;
+  head_ = line_start_ = searched_ = 0;
   pending_ = Reply{};
   return fail(std::move(e));
 }
@@ -104,14 +104,14 @@ Result<std::optional<Reply>> ReplyParser::next() {
       if (auto bad = check_prefix(partial, false); !bad.empty()) return fail_with(bad);
       // +1: the partial line may end with the CR of its CRLF.
       if (partial.size() > kMaxLineBytes + 1) return fail_with("line longer than 64 KiB");
-      if (buf_.size() > kMaxReplyBytes) return fail_with("reply longer than 64 KiB");
+      if (buf_.size() - head_ > kMaxReplyBytes) return fail_with("reply longer than 64 KiB");
       return std::optional<Reply>();
     }
     // RFC 5321 §2.3.8 requires CRLF; bare LF is accepted (lenient on input).
     std::string_view line(buf_.data() + line_start_, nl - line_start_);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.size() > kMaxLineBytes) return fail_with("line longer than 64 KiB");
-    if (nl + 1 > kMaxReplyBytes) return fail_with("reply longer than 64 KiB");
+    if (nl + 1 - head_ > kMaxReplyBytes) return fail_with("reply longer than 64 KiB");
     if (auto bad = check_prefix(line, true); !bad.empty()) return fail_with(bad);
 
     int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
@@ -140,8 +140,16 @@ Result<std::optional<Reply>> ReplyParser::next() {
     if (!pending_enhanced_) done.enhanced.clear();
     pending_ = Reply{};
     pending_enhanced_ = true;
-    buf_.erase(0, line_start_);
-    line_start_ = searched_ = 0;
+    // Many pipelined replies can arrive in one read: erasing each from the front would be
+    // quadratic, so consumed bytes are dropped only once they are the larger half.
+    head_ = line_start_;
+    if (head_ == buf_.size()) {
+      buf_.clear();
+      head_ = line_start_ = searched_ = 0;
+    } else if (head_ > buf_.size() / 2) {
+      buf_.erase(0, head_);
+      head_ = line_start_ = searched_ = 0;
+    }
     return std::optional<Reply>(std::move(done));
   }
 }

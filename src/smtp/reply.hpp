@@ -41,12 +41,13 @@ class ReplyParser {
   /// sticky: every later call returns it again.
   Result<std::optional<Reply>> next();
   /// Bytes received but not yet returned as part of a reply.
-  std::size_t buffered() const { return buf_.size(); }
+  std::size_t buffered() const { return buf_.size() - head_; }
 
  private:
   Unexpected fail_with(std::string detail);
 
   std::string buf_;
+  std::size_t head_ = 0;        // start of the reply being assembled; bytes before it are consumed
   std::size_t line_start_ = 0;  // start of the first line not yet added to pending_
   std::size_t searched_ = 0;    // bytes before this offset hold no '\n' past line_start_
   Reply pending_;               // lines of the reply being assembled

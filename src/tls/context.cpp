@@ -49,6 +49,11 @@ Result<Context> Context::create(const ContextOptions& options) {
           config_error("cannot load CA certificates from " + what + ": " + take_openssl_errors()));
     }
   }
+  // RFC 7671 via OpenSSL's DANE support; it only takes effect on connections that call
+  // SSL_dane_enable() (tls_stream.cpp), with SHA2-256 and SHA2-512 as matching types 1 and 2.
+  if (SSL_CTX_dane_enable(ctx.get()) <= 0)
+    return fail(
+        temporary_error(Stage::internal, "cannot enable DANE support: " + take_openssl_errors()));
   // Peer verification is set per connection (tls_stream.cpp): opportunistic and PKIX
   // connections share this context.
   return Context(std::move(ctx));

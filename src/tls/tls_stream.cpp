@@ -1,5 +1,5 @@
-// The TLS client: a MSG_NOSIGNAL socket BIO, the verify callback that records the PKIX verdict,
-// the poll-driven handshake, and TlsStream's read/write/shutdown.
+// The TLS client: a MSG_NOSIGNAL socket BIO, the verify callback that records the PKIX or DANE
+// verdict, OpenSSL's DANE setup, the poll-driven handshake, and TlsStream's read/write/shutdown.
 #include "tls/tls_stream.hpp"
 
 #include <arpa/inet.h>
@@ -119,7 +119,8 @@ int verify_state_index() {
   return index;
 }
 
-// Records the first PKIX failure; only Verify::pkix lets a failure abort the handshake.
+// Records the first verification failure; Verify::pkix and Verify::dane let it abort the
+// handshake, Verify::none only notes it.
 int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
   auto* ssl =
       static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
@@ -127,7 +128,7 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
   if (st == nullptr) return preverify_ok;
   if (preverify_ok != 1 && st->first_error == X509_V_OK)
     st->first_error = X509_STORE_CTX_get_error(store);
-  return st->verify == Verify::pkix ? preverify_ok : 1;
+  return st->verify == Verify::none ? 1 : preverify_ok;
 }
 
 // RFC 6066 §3: the SNI host name carries no trailing dot; certificates never have one either.
@@ -144,6 +145,17 @@ std::string name_text(const X509_NAME* name) {
   return len > 0 ? std::string(data, static_cast<std::size_t>(len)) : std::string();
 }
 
+std::string hex(const unsigned char* data, std::size_t len) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (std::size_t i = 0; i < len; ++i) {
+    out += kHex[data[i] >> 4];
+    out += kHex[data[i] & 0xf];
+  }
+  return out;
+}
+
 std::string spki_sha256_hex(X509* cert) {
   X509_PUBKEY* spki = X509_get_X509_PUBKEY(cert);
   int len = i2d_X509_PUBKEY(spki, nullptr);
@@ -154,14 +166,7 @@ std::string spki_sha256_hex(X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
   if (EVP_Digest(der.data(), der.size(), md, &md_len, EVP_sha256(), nullptr) != 1) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(md_len * 2);
-  for (unsigned int i = 0; i < md_len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
-  }
-  return out;
+  return hex(md, md_len);
 }
 
 std::string peer_address(int fd) {
@@ -186,6 +191,10 @@ std::string peer_address(int fd) {
 
 Error tls_error(std::string detail) {
   return temporary_error(Stage::tls, std::move(detail));
+}
+
+Error dane_error(const std::string& name, const std::string& reason) {
+  return temporary_error(Stage::dane, "DANE verification of " + name + " failed: " + reason);
 }
 
 }  // namespace
@@ -226,13 +235,20 @@ Result<void> TlsStream::configure(Context& context, const HandshakeParams& param
   // RFC 6125 §6.4.3: "*" only as the whole left-most label; OpenSSL also never lets it span
   // labels or match a public suffix.
   SSL_set_hostflags(ssl_.get(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    int ok = names[i].empty() ? 0
-             : i == 0         ? SSL_set1_host(ssl_.get(), names[i].c_str())
-                              : SSL_add1_host(ssl_.get(), names[i].c_str());
-    if (ok != 1)
-      return fail(permanent_error(Stage::config,
-                                  "invalid certificate reference name \"" + names[i] + "\""));
+  for (const auto& n : names) {
+    if (n.empty())
+      return fail(permanent_error(Stage::config, "invalid certificate reference name \"\""));
+  }
+  if (params.verify == Verify::dane) {
+    if (auto r = configure_dane(params, names); !r) return r;
+  } else {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      int ok = i == 0 ? SSL_set1_host(ssl_.get(), names[i].c_str())
+                      : SSL_add1_host(ssl_.get(), names[i].c_str());
+      if (ok != 1)
+        return fail(permanent_error(Stage::config,
+                                    "invalid certificate reference name \"" + names[i] + "\""));
+    }
   }
   have_reference_names_ = !names.empty();
   if (params.verify == Verify::pkix && names.empty())
@@ -241,6 +257,45 @@ Result<void> TlsStream::configure(Context& context, const HandshakeParams& param
   verify_.verify = params.verify;
   SSL_set_ex_data(ssl_.get(), verify_state_index(), &verify_);
   SSL_set_verify(ssl_.get(), SSL_VERIFY_PEER, verify_callback);
+  return {};
+}
+
+Result<void> TlsStream::configure_dane(const HandshakeParams& params,
+                                       const std::vector<std::string>& names) {
+  if (names.empty())
+    return fail(permanent_error(Stage::config, "DANE verification needs a TLSA base domain"));
+  if (params.tlsa.empty())
+    return fail(permanent_error(Stage::config, "DANE verification needs TLSA records"));
+  // The TLSA base domain is the primary reference identifier (RFC 7671 §5.2.2, RFC 7672 §3.2.2)
+  // and, when the caller set none, the SNI (RFC 7672 §8.1).
+  if (SSL_dane_enable(ssl_.get(), names.front().c_str()) <= 0)
+    return fail(permanent_error(Stage::config, "invalid TLSA base domain \"" + names.front() +
+                                                   "\": " + take_openssl_errors()));
+  // RFC 7672 §3.1.1: a DANE-EE(3) match authenticates the key alone; names and validity dates
+  // of such a certificate are ignored. DANE-TA(2) chains still get the name checks.
+  SSL_dane_set_flags(ssl_.get(), DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+  for (std::size_t i = 1; i < names.size(); ++i) {
+    if (SSL_add1_host(ssl_.get(), names[i].c_str()) != 1)
+      return fail(permanent_error(Stage::config,
+                                  "invalid certificate reference name \"" + names[i] + "\""));
+  }
+  std::size_t added = 0;
+  for (const auto& r : params.tlsa) {
+    // RFC 7672 §3.1.3: PKIX-TA(0)/PKIX-EE(1) are unusable for SMTP, even if a caller passes them.
+    if (r.usage != 2 && r.usage != 3) continue;
+    const auto* data = reinterpret_cast<const unsigned char*>(r.data.data());
+    int ok = SSL_dane_tlsa_add(ssl_.get(), r.usage, r.selector, r.mtype, data, r.data.size());
+    if (ok < 0)
+      return fail(
+          temporary_error(Stage::internal, "cannot add a TLSA record: " + take_openssl_errors()));
+    if (ok == 0) {
+      ERR_clear_error();  // RFC 7671 §4: an unusable record is skipped, the others still count
+      continue;
+    }
+    ++added;
+  }
+  // With no record accepted OpenSSL would fall back to PKIX: fail closed instead.
+  if (added == 0) return fail(dane_error(peer_name_, "none of the TLSA records is usable"));
   return {};
 }
 
@@ -273,11 +328,12 @@ Result<void> TlsStream::run_handshake(Deadline deadline) {
     int r = SSL_do_handshake(ssl_.get());
     if (r == 1) return {};
     int err = SSL_get_error(ssl_.get(), r);
-    if (verify_.verify == Verify::pkix && verify_.first_error != X509_V_OK) {
+    if (verify_.verify != Verify::none && verify_.first_error != X509_V_OK) {
       broken_ = true;
       ERR_clear_error();
-      return fail(tls_error("certificate verification failed for " + peer_name_ + ": " +
-                            X509_verify_cert_error_string(verify_.first_error)));
+      const char* reason = X509_verify_cert_error_string(verify_.first_error);
+      if (verify_.verify == Verify::dane) return fail(dane_error(peer_name_, reason));
+      return fail(tls_error("certificate verification failed for " + peer_name_ + ": " + reason));
     }
     auto ready = wait_or_fail(err, deadline, what);
     if (!ready) return fail(std::move(ready).error());
@@ -286,6 +342,21 @@ Result<void> TlsStream::run_handshake(Deadline deadline) {
       return fail(tls_error(what + "timed out"));
     }
   }
+}
+
+Result<void> TlsStream::check_dane() {
+  // Belt and braces: the verify callback already aborted on a failure, but a handshake must
+  // never pass as DANE-authenticated unless OpenSSL names the record that matched.
+  long result = SSL_get_verify_result(ssl_.get());
+  if (result != X509_V_OK) {
+    broken_ = true;
+    return fail(dane_error(peer_name_, X509_verify_cert_error_string(result)));
+  }
+  if (SSL_get0_dane_authority(ssl_.get(), nullptr, nullptr) < 0) {
+    broken_ = true;
+    return fail(dane_error(peer_name_, "no TLSA record matched"));
+  }
+  return {};
 }
 
 void TlsStream::collect_info() {
@@ -299,6 +370,19 @@ void TlsStream::collect_info() {
   info_.peer_subject = name_text(X509_get_subject_name(cert));
   info_.peer_issuer = name_text(X509_get_issuer_name(cert));
   info_.spki_sha256 = spki_sha256_hex(cert);
+  if (verify_.verify == Verify::dane) {
+    std::uint8_t usage = 0, selector = 0, mtype = 0;
+    const unsigned char* data = nullptr;
+    std::size_t len = 0;
+    info_.dane_depth = SSL_get0_dane_authority(ssl_.get(), nullptr, nullptr);
+    info_.dane_verified = info_.dane_depth >= 0;
+    if (SSL_get0_dane_tlsa(ssl_.get(), &usage, &selector, &mtype, &data, &len) >= 0)
+      info_.dane_record = std::to_string(usage) + " " + std::to_string(selector) + " " +
+                          std::to_string(mtype) + " " + hex(data, len);
+    // The chain was checked against the TLSA records, not against the PKIX trust store.
+    info_.pkix_error = "not evaluated: DANE authentication";
+    return;
+  }
   long result =
       verify_.first_error != X509_V_OK ? verify_.first_error : SSL_get_verify_result(ssl_.get());
   if (result != X509_V_OK) {
@@ -387,6 +471,9 @@ Result<std::unique_ptr<TlsStream>> handshake(Fd socket, Context& context,
   std::unique_ptr<TlsStream> stream(new TlsStream(std::move(socket), std::move(name)));
   if (auto r = stream->configure(context, params); !r) return fail(std::move(r).error());
   if (auto r = stream->run_handshake(deadline); !r) return fail(std::move(r).error());
+  if (params.verify == Verify::dane) {
+    if (auto r = stream->check_dane(); !r) return fail(std::move(r).error());
+  }
   stream->collect_info();
   return stream;
 }

@@ -1,5 +1,5 @@
 // TLS client connections over a non-blocking socket: the handshake (SNI, PKIX evaluation or
-// enforcement) and TlsStream, the encrypted Stream used after STARTTLS.
+// enforcement, DANE authentication) and TlsStream, the encrypted Stream used after STARTTLS.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -15,6 +15,7 @@
 #include "core/fd.hpp"
 #include "core/result.hpp"
 #include "core/unique_handle.hpp"
+#include "dns/records.hpp"
 #include "net/stream.hpp"
 #include "tls/context.hpp"
 
@@ -24,6 +25,7 @@ namespace mx::tls {
 enum class Verify {
   none,  // opportunistic (RFC 7435): encrypt, accept any certificate, still evaluate PKIX
   pkix,  // the handshake fails unless chain and name verify (RFC 6125 §6)
+  dane,  // the handshake fails unless a TLSA record matches (RFC 7672 §3, RFC 7671 §5)
 };
 
 struct HandshakeParams {
@@ -33,7 +35,11 @@ struct HandshakeParams {
   Verify verify = Verify::none;
   /// DNS names the certificate must match; empty means {sni}. Wildcards match one whole
   /// left-most label only (RFC 6125 §6.4.3, no partial wildcards). A trailing dot is dropped.
+  /// Verify::dane: the first is the TLSA base domain; DANE-EE(3) matches ignore all names
+  /// (RFC 7672 §3.1.1), DANE-TA(2) chains must match one of them (§3.2.2).
   std::vector<std::string> reference_names;
+  /// Verify::dane only: the usable TLSA records (see dane::classify); ignored otherwise.
+  std::vector<dns::TlsaRecord> tlsa;
 };
 
 /// What the handshake negotiated and what the PKIX evaluation found.
@@ -42,9 +48,12 @@ struct Info {
   std::string cipher;        // "TLS_AES_256_GCM_SHA384"
   std::string peer_subject;  // RFC 2253 form, empty without a peer certificate
   std::string peer_issuer;
-  std::string spki_sha256;  // hex SHA-256 of the leaf's DER SubjectPublicKeyInfo
-  bool pkix_valid = false;  // chain to a trust anchor and a reference name matched
-  std::string pkix_error;   // X509_verify_cert_error_string() when not valid
+  std::string spki_sha256;     // hex SHA-256 of the leaf's DER SubjectPublicKeyInfo
+  bool pkix_valid = false;     // chain to a trust anchor and a reference name matched
+  std::string pkix_error;      // X509_verify_cert_error_string() when not valid
+  bool dane_verified = false;  // Verify::dane succeeded
+  std::string dane_record;     // the TLSA record that matched, "3 1 1 <hex>"
+  int dane_depth = -1;         // chain depth of the certificate it matched (0 = the server's own)
 };
 
 namespace detail {
@@ -85,7 +94,10 @@ class TlsStream final : public net::Stream {
   TlsStream(Fd fd, std::string peer_name);
 
   Result<void> configure(Context& context, const HandshakeParams& params);
+  /// SSL_dane_enable with the TLSA base domain, the other names and the records.
+  Result<void> configure_dane(const HandshakeParams& params, const std::vector<std::string>& names);
   Result<void> run_handshake(Deadline deadline);
+  Result<void> check_dane();
   void collect_info();
   /// Polls as SSL_get_error() asked (WANT_READ/WANT_WRITE): true when ready, false on timeout.
   /// Other SSL errors make the stream broken and come back as an Error with `what` in front.
@@ -107,7 +119,9 @@ class TlsStream final : public net::Stream {
 /// Runs the client handshake on a connected socket (made non-blocking if it is not), polling
 /// as OpenSSL asks until the deadline. Errors: Stage::tls, temporary —
 /// "certificate verification failed for <name>: <reason>" (Verify::pkix) or
-/// "TLS handshake with <name> failed: <OpenSSL errors>"; bad params are Stage::config.
+/// "TLS handshake with <name> failed: <OpenSSL errors>"; Stage::dane, temporary —
+/// "DANE verification of <name> failed: <reason>" (Verify::dane, also when OpenSSL could use
+/// none of the records); bad params are Stage::config.
 Result<std::unique_ptr<TlsStream>> handshake(Fd socket, Context& context,
                                              const HandshakeParams& params, Deadline deadline);
 

@@ -37,11 +37,7 @@ class DeliverTest : public ::testing::Test {
     req.recipients = std::move(recipients);
     req.helo_name = "client.example";
     auto spool = message::Spool::from_string(body);
-    Environment env{.resolver = resolver_,
-                    .tls_context = *tls_,
-                    .progress = progress_,
-                    .timeouts = {},
-                    .random = {}};
+    Environment env(resolver_, *tls_, progress_);
     env.port = port_;
     env.timeouts.connect = std::chrono::milliseconds(2000);
     env.random = [] { return 0u; };

@@ -1,4 +1,5 @@
-// Tests for gather_destinations: MX ordering, null/implicit MX, errors and DNSSEC flags.
+// Tests for gather_destinations: MX ordering, null/implicit MX, errors, DNSSEC flags and the
+// TLSA lookups of each host (RFC 7672 §2.2).
 #include "dns/destinations.hpp"
 
 #include <gmock/gmock.h>
@@ -405,7 +406,7 @@ TEST(Destinations, HostCnameSetsExpandedName) {
   EXPECT_EQ(d->hosts[0].expanded_name, "real.example.org");
 }
 
-TEST(Destinations, AllAddressLookupsGoOutInOneBatch) {
+TEST(Destinations, AllAddressAndTlsaLookupsGoOutInOneBatch) {
   FakeResolver r;
   r.add_mx("example.net", 10, "a.example.net");
   r.add_mx("example.net", 20, "b.example.net");
@@ -414,12 +415,14 @@ TEST(Destinations, AllAddressLookupsGoOutInOneBatch) {
   ASSERT_TRUE(d);
   ASSERT_EQ(r.batches().size(), 2u);
   const auto& batch = r.batches()[1];
-  ASSERT_EQ(batch.size(), 6u);
+  ASSERT_EQ(batch.size(), 9u);
   for (std::size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(batch[2 * i].name, d->hosts[i].name);
-    EXPECT_EQ(batch[2 * i].type, rrtype::AAAA);
-    EXPECT_EQ(batch[2 * i + 1].name, d->hosts[i].name);
-    EXPECT_EQ(batch[2 * i + 1].type, rrtype::A);
+    EXPECT_EQ(batch[3 * i].name, d->hosts[i].name);
+    EXPECT_EQ(batch[3 * i].type, rrtype::AAAA);
+    EXPECT_EQ(batch[3 * i + 1].name, d->hosts[i].name);
+    EXPECT_EQ(batch[3 * i + 1].type, rrtype::A);
+    EXPECT_EQ(batch[3 * i + 2].name, "_25._tcp." + d->hosts[i].name);
+    EXPECT_EQ(batch[3 * i + 2].type, rrtype::TLSA);
   }
 }
 
@@ -433,7 +436,7 @@ TEST(Destinations, ConsidersAtMostTenHosts) {
   EXPECT_EQ(d->hosts.size(), 10u);
   EXPECT_EQ(d->hosts_dropped, 2u);
   EXPECT_EQ(d->hosts.back().name, "mx9.net");
-  EXPECT_EQ(r.batches()[1].size(), 20u);
+  EXPECT_EQ(r.batches()[1].size(), 30u);
 }
 
 TEST(Destinations, SkipsMalformedMxRecords) {
@@ -453,6 +456,383 @@ TEST(Destinations, OnlyMalformedMxRecordsIsTemporary) {
   ASSERT_FALSE(d);
   EXPECT_TRUE(d.error().temporary());
   EXPECT_EQ(r.batches().size(), 1u);  // not treated as an implicit MX
+}
+
+// --- TLSA (RFC 7672 §2.2.2, §2.2.3; RFC 7671 §7) ----------------------------------------------
+
+constexpr auto kInsecure = Security::insecure;
+const std::string kDigest(32, '\x5a');
+
+/// An MX host with secure addresses (one A, AAAA secure NODATA).
+void secure_host(FakeResolver& r, const std::string& name, const std::string& ip = "192.0.2.1") {
+  r.add_a(name, ip, kSecure);
+  r.set_rcode(name, rrtype::AAAA, rcode::noerror, kSecure);
+}
+
+/// An MX host that is a CNAME to `target`, both address answers carrying the chain.
+void cname_host(FakeResolver& r, const std::string& name, const std::string& target,
+                Security security) {
+  Answer a;
+  a.canonical_name = target;
+  a.security = security;
+  a.rdata.push_back(FakeResolver::ip_rdata(AF_INET, "192.0.2.9"));
+  r.set(name, rrtype::A, a);
+  Answer aaaa;
+  aaaa.canonical_name = target;
+  aaaa.security = security;
+  r.set(name, rrtype::AAAA, aaaa);
+}
+
+/// One secure MX host, the usual starting point.
+FakeResolver one_secure_mx() {
+  FakeResolver r;
+  r.add_mx("example.net", 10, "mx.example.net", kSecure);
+  secure_host(r, "mx.example.net");
+  return r;
+}
+
+TEST(DestinationsTlsa, SecureHostWithSecureTlsaIsFound) {
+  FakeResolver r = one_secure_mx();
+  r.add_tlsa("_25._tcp.mx.example.net", 3, 1, 1, kDigest, kSecure);
+  r.add_tlsa("_25._tcp.mx.example.net", 2, 0, 2, std::string(64, 'b'), kSecure);
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_TRUE(d) << d.error().describe();
+  const MxHost& h = d->hosts[0];
+  EXPECT_EQ(h.tlsa_state, TlsaState::found);
+  EXPECT_EQ(h.tlsa_base, "mx.example.net");
+  ASSERT_EQ(h.tlsa.size(), 2u);
+  EXPECT_EQ(h.tlsa[0].usage, 3);
+  EXPECT_EQ(h.tlsa[0].selector, 1);
+  EXPECT_EQ(h.tlsa[0].mtype, 1);
+  EXPECT_EQ(h.tlsa[0].data, kDigest);
+  EXPECT_EQ(h.tlsa[1].usage, 2);
+  EXPECT_FALSE(h.tlsa_error);
+  EXPECT_EQ(h.tlsa_malformed, 0u);
+  EXPECT_TRUE(h.expanded_secure);
+  EXPECT_EQ(r.batches().size(), 2u);  // no CNAME: no second TLSA batch
+}
+
+TEST(DestinationsTlsa, PortIsAParameter) {
+  FakeResolver r = one_secure_mx();
+  r.add_tlsa("_587._tcp.mx.example.net", 3, 1, 1, kDigest, kSecure);
+  auto d = gather_destinations(r, "example.net", zero, 587);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(r.batches()[1][2].name, "_587._tcp.mx.example.net");
+  EXPECT_EQ(d->hosts[0].tlsa_state, TlsaState::found);
+}
+
+TEST(DestinationsTlsa, InsecureHostIgnoresEvenSecureTlsa) {
+  FakeResolver r;
+  r.add_mx("example.net", 10, "mx.example.net", kSecure);
+  r.add_a("mx.example.net", "192.0.2.1", kSecure);
+  r.set_rcode("mx.example.net", rrtype::AAAA, rcode::noerror, kInsecure);  // one insecure answer
+  r.add_tlsa("_25._tcp.mx.example.net", 3, 1, 1, kDigest, kSecure);
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_TRUE(d);
+  const MxHost& h = d->hosts[0];
+  EXPECT_FALSE(h.addresses_secure);
+  EXPECT_FALSE(h.expanded_secure);
+  EXPECT_EQ(h.tlsa_state, TlsaState::not_looked_up);
+  EXPECT_TRUE(h.tlsa.empty());
+  EXPECT_EQ(h.tlsa_base, "");
+  EXPECT_FALSE(h.tlsa_error);
+}
+
+TEST(DestinationsTlsa, HostWithoutUsableAddressesIsNotLookedUp) {
+  FakeResolver r;
+  r.add_mx("example.net", 10, "mx.example.net", kSecure);
+  r.add_aaaa("mx.example.net", "2001:db8::1", kSecure);
+  r.set_bogus("mx.example.net", rrtype::A, "no signatures");
+  r.set_bogus("_25._tcp.mx.example.net", rrtype::TLSA, "no signatures");
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->hosts[0].lookup_error);
+  EXPECT_EQ(d->hosts[0].tlsa_state, TlsaState::not_looked_up);
+  EXPECT_FALSE(d->hosts[0].tlsa_error);
+}
+
+TEST(DestinationsTlsa, SecureDenialIsNone) {
+  for (int rc : {rcode::noerror, rcode::nxdomain}) {
+    FakeResolver r = one_secure_mx();
+    r.set_rcode("_25._tcp.mx.example.net", rrtype::TLSA, rc, kSecure);
+    auto d = gather_destinations(r, "example.net", zero);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->hosts[0].tlsa_state, TlsaState::none) << rcode_name(rc);
+    EXPECT_EQ(d->hosts[0].tlsa_base, "mx.example.net");
+    EXPECT_TRUE(d->hosts[0].tlsa.empty());
+  }
+}
+
+TEST(DestinationsTlsa, InsecureTlsaAnswerIsInsecure) {
+  {
+    FakeResolver r = one_secure_mx();
+    r.add_tlsa("_25._tcp.mx.example.net", 3, 1, 1, kDigest, kInsecure);
+    auto d = gather_destinations(r, "example.net", zero);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->hosts[0].tlsa_state, TlsaState::insecure);
+    EXPECT_TRUE(d->hosts[0].tlsa.empty());
+  }
+  {
+    FakeResolver r = one_secure_mx();  // the fake's default: insecure NXDOMAIN
+    auto d = gather_destinations(r, "example.net", zero);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->hosts[0].tlsa_state, TlsaState::insecure);
+  }
+}
+
+TEST(DestinationsTlsa, BogusTlsaFailsTheHost) {
+  FakeResolver r = one_secure_mx();
+  r.set_bogus("_25._tcp.mx.example.net", rrtype::TLSA, "signature expired");
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_TRUE(d);
+  const MxHost& h = d->hosts[0];
+  EXPECT_EQ(h.tlsa_state, TlsaState::failed);
+  ASSERT_TRUE(h.tlsa_error);
+  EXPECT_EQ(h.tlsa_error->stage, Stage::dns);
+  EXPECT_TRUE(h.tlsa_error->temporary());
+  EXPECT_EQ(h.tlsa_error->host, "mx.example.net");
+  EXPECT_EQ(h.tlsa_error->detail,
+            "DNSSEC validation failed for _25._tcp.mx.example.net TLSA: signature expired");
+  EXPECT_FALSE(h.lookup_error);  // the addresses themselves are fine
+  EXPECT_EQ(h.addresses.size(), 1u);
+}
+
+TEST(DestinationsTlsa, ServfailOrTimeoutFailsTheHost) {
+  {
+    FakeResolver r = one_secure_mx();
+    r.set_rcode("_25._tcp.mx.example.net", rrtype::TLSA, rcode::servfail);
+    auto d = gather_destinations(r, "example.net", zero);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->hosts[0].tlsa_state, TlsaState::failed);
+    ASSERT_TRUE(d->hosts[0].tlsa_error);
+    EXPECT_EQ(d->hosts[0].tlsa_error->detail,
+              "DNS lookup of _25._tcp.mx.example.net TLSA failed: SERVFAIL");
+  }
+  {
+    FakeResolver r = one_secure_mx();
+    r.set_error("_25._tcp.mx.example.net", rrtype::TLSA, temporary_error(Stage::dns, "timed out"));
+    auto d = gather_destinations(r, "example.net", zero);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->hosts[0].tlsa_state, TlsaState::failed);
+    ASSERT_TRUE(d->hosts[0].tlsa_error);
+    EXPECT_EQ(d->hosts[0].tlsa_error->detail, "timed out");
+    EXPECT_EQ(d->hosts[0].tlsa_error->host, "mx.example.net");
+  }
+}
+
+TEST(DestinationsTlsa, MalformedRecordsAreSkippedButTheRRsetIsFound) {
+  FakeResolver r = one_secure_mx();
+  r.add("_25._tcp.mx.example.net", rrtype::TLSA, std::string("\x03\x01", 2), kSecure);
+  r.add_tlsa("_25._tcp.mx.example.net", 3, 1, 1, kDigest, kSecure);
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->hosts[0].tlsa_state, TlsaState::found);
+  ASSERT_EQ(d->hosts[0].tlsa.size(), 1u);
+  EXPECT_EQ(d->hosts[0].tlsa_malformed, 1u);
+
+  FakeResolver only_bad = one_secure_mx();
+  only_bad.add("_25._tcp.mx.example.net", rrtype::TLSA, std::string("\x03\x01\x01", 3), kSecure);
+  auto d2 = gather_destinations(only_bad, "example.net", zero);
+  ASSERT_TRUE(d2);
+  EXPECT_EQ(d2->hosts[0].tlsa_state, TlsaState::found);  // secure and non-empty: not "none"
+  EXPECT_TRUE(d2->hosts[0].tlsa.empty());
+  EXPECT_EQ(d2->hosts[0].tlsa_malformed, 1u);
+}
+
+TEST(DestinationsTlsa, CnameAtTheTlsaOwnerIsFollowedAndItsSecurityDecides) {
+  for (auto security : {kSecure, kInsecure}) {
+    FakeResolver r = one_secure_mx();
+    Answer a;
+    a.canonical_name = "_25._tcp.tlsa.provider.example";
+    a.security = security;
+    a.rdata.push_back(FakeResolver::tlsa_rdata(3, 1, 1, kDigest));
+    r.set("_25._tcp.mx.example.net", rrtype::TLSA, a);
+    auto d = gather_destinations(r, "example.net", zero);
+    ASSERT_TRUE(d);
+    const MxHost& h = d->hosts[0];
+    if (security == kSecure) {
+      EXPECT_EQ(h.tlsa_state, TlsaState::found);
+      EXPECT_EQ(h.tlsa_base, "mx.example.net");  // the base domain stays the MX host
+      EXPECT_EQ(h.tlsa.size(), 1u);
+    } else {
+      EXPECT_EQ(h.tlsa_state, TlsaState::insecure);
+    }
+  }
+}
+
+TEST(DestinationsTlsa, SecureCnameUsesTheExpandedNameInASecondBatch) {
+  FakeResolver r;
+  r.add_mx("example.net", 10, "mx.example.net", kSecure);
+  cname_host(r, "mx.example.net", "real.example.org", kSecure);
+  r.add_tlsa("_25._tcp.real.example.org", 3, 1, 1, kDigest, kSecure);
+  r.add_tlsa("_25._tcp.mx.example.net", 2, 1, 1, std::string(32, 'o'), kSecure);
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_TRUE(d);
+  const MxHost& h = d->hosts[0];
+  EXPECT_EQ(h.expanded_name, "real.example.org");
+  EXPECT_TRUE(h.expanded_secure);
+  EXPECT_EQ(h.tlsa_state, TlsaState::found);
+  EXPECT_EQ(h.tlsa_base, "real.example.org");
+  ASSERT_EQ(h.tlsa.size(), 1u);
+  EXPECT_EQ(h.tlsa[0].data, kDigest);
+  ASSERT_EQ(r.batches().size(), 3u);
+  ASSERT_EQ(r.batches()[2].size(), 1u);
+  EXPECT_EQ(r.batches()[2][0].name, "_25._tcp.real.example.org");
+  EXPECT_EQ(r.batches()[2][0].type, rrtype::TLSA);
+}
+
+TEST(DestinationsTlsa, ExpandedNameWithoutSecureTlsaFallsBackToTheOriginal) {
+  // Secure denial or an insecure answer at the expanded name: the original name decides.
+  for (bool denial : {true, false}) {
+    FakeResolver r;
+    r.add_mx("example.net", 10, "mx.example.net", kSecure);
+    cname_host(r, "mx.example.net", "real.example.org", kSecure);
+    if (denial) {
+      r.set_rcode("_25._tcp.real.example.org", rrtype::TLSA, rcode::nxdomain, kSecure);
+    } else {
+      r.add_tlsa("_25._tcp.real.example.org", 3, 1, 1, kDigest, kInsecure);
+    }
+    r.add_tlsa("_25._tcp.mx.example.net", 2, 1, 1, std::string(32, 'o'), kSecure);
+    auto d = gather_destinations(r, "example.net", zero);
+    ASSERT_TRUE(d);
+    const MxHost& h = d->hosts[0];
+    EXPECT_EQ(h.tlsa_state, TlsaState::found) << denial;
+    EXPECT_EQ(h.tlsa_base, "mx.example.net");
+    ASSERT_EQ(h.tlsa.size(), 1u);
+    EXPECT_EQ(h.tlsa[0].usage, 2);
+  }
+}
+
+TEST(DestinationsTlsa, NoTlsaAtEitherNameIsNone) {
+  FakeResolver r;
+  r.add_mx("example.net", 10, "mx.example.net", kSecure);
+  cname_host(r, "mx.example.net", "real.example.org", kSecure);
+  r.set_rcode("_25._tcp.real.example.org", rrtype::TLSA, rcode::noerror, kSecure);
+  r.set_rcode("_25._tcp.mx.example.net", rrtype::TLSA, rcode::nxdomain, kSecure);
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->hosts[0].tlsa_state, TlsaState::none);
+  EXPECT_EQ(d->hosts[0].tlsa_base, "mx.example.net");
+}
+
+TEST(DestinationsTlsa, FailureAtTheExpandedNameDoesNotFallBack) {
+  FakeResolver r;
+  r.add_mx("example.net", 10, "mx.example.net", kSecure);
+  cname_host(r, "mx.example.net", "real.example.org", kSecure);
+  r.set_bogus("_25._tcp.real.example.org", rrtype::TLSA, "bad signature");
+  r.add_tlsa("_25._tcp.mx.example.net", 3, 1, 1, kDigest, kSecure);
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_TRUE(d);
+  const MxHost& h = d->hosts[0];
+  EXPECT_EQ(h.tlsa_state, TlsaState::failed);
+  EXPECT_EQ(h.tlsa_base, "real.example.org");
+  ASSERT_TRUE(h.tlsa_error);
+  EXPECT_EQ(h.tlsa_error->detail,
+            "DNSSEC validation failed for _25._tcp.real.example.org TLSA: bad signature");
+  EXPECT_EQ(h.tlsa_error->host, "mx.example.net");
+  EXPECT_TRUE(h.tlsa.empty());
+}
+
+TEST(DestinationsTlsa, UnusableRRsetAtTheExpandedNameStillDecides) {
+  // A secure non-empty RRset decides even if nothing in it parses: no fallback.
+  FakeResolver r;
+  r.add_mx("example.net", 10, "mx.example.net", kSecure);
+  cname_host(r, "mx.example.net", "real.example.org", kSecure);
+  r.add("_25._tcp.real.example.org", rrtype::TLSA, std::string("\x03", 1), kSecure);
+  r.add_tlsa("_25._tcp.mx.example.net", 3, 1, 1, kDigest, kSecure);
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->hosts[0].tlsa_state, TlsaState::found);
+  EXPECT_EQ(d->hosts[0].tlsa_base, "real.example.org");
+  EXPECT_TRUE(d->hosts[0].tlsa.empty());
+  EXPECT_EQ(d->hosts[0].tlsa_malformed, 1u);
+}
+
+TEST(DestinationsTlsa, InsecureCnameExpansionMeansNoDane) {
+  // The chain's insecurity makes the address answers insecure too, so the host gets no DANE
+  // and the expanded name is never asked for.
+  FakeResolver r;
+  r.add_mx("example.net", 10, "mx.example.net", kSecure);
+  cname_host(r, "mx.example.net", "real.example.org", kInsecure);
+  r.add_tlsa("_25._tcp.real.example.org", 3, 1, 1, kDigest, kSecure);
+  r.add_tlsa("_25._tcp.mx.example.net", 3, 1, 1, kDigest, kSecure);
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_TRUE(d);
+  const MxHost& h = d->hosts[0];
+  EXPECT_EQ(h.expanded_name, "real.example.org");
+  EXPECT_FALSE(h.expanded_secure);
+  EXPECT_EQ(h.tlsa_state, TlsaState::not_looked_up);
+  EXPECT_EQ(r.batches().size(), 2u);
+}
+
+TEST(DestinationsTlsa, ExpandedNamesOfAllCnamedHostsShareOneBatch) {
+  FakeResolver r;
+  r.add_mx("example.net", 10, "a.example.net", kSecure);
+  r.add_mx("example.net", 20, "plain.example.net", kSecure);
+  r.add_mx("example.net", 30, "b.example.net", kSecure);
+  r.add_mx("example.net", 40, "insecure.example.net", kSecure);
+  cname_host(r, "a.example.net", "a.hosting.example", kSecure);
+  secure_host(r, "plain.example.net");
+  cname_host(r, "b.example.net", "b.hosting.example", kSecure);
+  cname_host(r, "insecure.example.net", "c.hosting.example", kInsecure);
+  r.add_tlsa("_25._tcp.a.hosting.example", 3, 1, 1, kDigest, kSecure);
+  r.add_tlsa("_25._tcp.plain.example.net", 3, 1, 1, kDigest, kSecure);
+  r.set_rcode("_25._tcp.b.hosting.example", rrtype::TLSA, rcode::nxdomain, kSecure);
+  r.set_rcode("_25._tcp.b.example.net", rrtype::TLSA, rcode::nxdomain, kSecure);
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(r.batches().size(), 3u);
+  ASSERT_EQ(r.batches()[1].size(), 12u);
+  const auto& expanded = r.batches()[2];
+  ASSERT_EQ(expanded.size(), 2u);
+  EXPECT_EQ(expanded[0].name, "_25._tcp.a.hosting.example");
+  EXPECT_EQ(expanded[1].name, "_25._tcp.b.hosting.example");
+  EXPECT_EQ(d->hosts[0].tlsa_state, TlsaState::found);
+  EXPECT_EQ(d->hosts[0].tlsa_base, "a.hosting.example");
+  EXPECT_EQ(d->hosts[1].tlsa_state, TlsaState::found);
+  EXPECT_EQ(d->hosts[1].tlsa_base, "plain.example.net");
+  EXPECT_EQ(d->hosts[2].tlsa_state, TlsaState::none);
+  EXPECT_EQ(d->hosts[2].tlsa_base, "b.example.net");
+  EXPECT_EQ(d->hosts[3].tlsa_state, TlsaState::not_looked_up);
+}
+
+TEST(DestinationsTlsa, ImplicitMxLooksUpTheDomain) {
+  FakeResolver r;
+  r.set_rcode("example.net", rrtype::MX, rcode::noerror, kSecure);
+  secure_host(r, "example.net");
+  r.add_tlsa("_25._tcp.example.net", 3, 1, 1, kDigest, kSecure);
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->implicit_mx);
+  EXPECT_EQ(d->hosts[0].tlsa_state, TlsaState::found);
+  EXPECT_EQ(d->hosts[0].tlsa_base, "example.net");
+}
+
+TEST(DestinationsTlsa, ExpandedTlsaBatchMustAnswerEveryQuestion) {
+  // A resolver that drops answers is an internal error, not a silent downgrade.
+  class Dropping : public FakeResolver {
+   public:
+    std::vector<Result<Answer>> resolve(std::span<const Question> q) override {
+      auto out = FakeResolver::resolve(q);
+      if (batches().size() == 3) out.clear();
+      return out;
+    }
+  };
+  Dropping r;
+  r.add_mx("example.net", 10, "mx.example.net", kSecure);
+  cname_host(r, "mx.example.net", "real.example.org", kSecure);
+  auto d = gather_destinations(r, "example.net", zero);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().stage, Stage::internal);
+}
+
+TEST(DestinationsTlsa, StateNames) {
+  EXPECT_STREQ(tlsa_state_name(TlsaState::not_looked_up), "not looked up");
+  EXPECT_STREQ(tlsa_state_name(TlsaState::none), "none");
+  EXPECT_STREQ(tlsa_state_name(TlsaState::found), "found");
+  EXPECT_STREQ(tlsa_state_name(TlsaState::insecure), "insecure");
+  EXPECT_STREQ(tlsa_state_name(TlsaState::failed), "failed");
+  EXPECT_EQ(tlsa_owner(25, "mx.example.net"), "_25._tcp.mx.example.net");
 }
 
 }  // namespace

@@ -53,6 +53,11 @@ class FakeResolver : public Resolver {
   void add_aaaa(std::string_view name, const std::string& ip, Security s = Security::insecure) {
     add(name, rrtype::AAAA, ip_rdata(AF_INET6, ip), s);
   }
+  /// Adds a TLSA record (RFC 6698 §2.1) at `owner` ("_25._tcp.mx.example.net").
+  void add_tlsa(std::string_view owner, std::uint8_t usage, std::uint8_t selector,
+                std::uint8_t mtype, const std::string& data, Security s = Security::insecure) {
+    add(owner, rrtype::TLSA, tlsa_rdata(usage, selector, mtype, data), s);
+  }
   /// An empty answer with the given rcode (NOERROR = NODATA).
   void set_rcode(std::string_view name, std::uint16_t type, int rcode,
                  Security security = Security::insecure) {
@@ -101,6 +106,14 @@ class FakeResolver : public Resolver {
     r += static_cast<char>(preference & 0xff);
     r += *encode_name(exchange);
     return r;
+  }
+  static std::string tlsa_rdata(std::uint8_t usage, std::uint8_t selector, std::uint8_t mtype,
+                                const std::string& data) {
+    std::string r;
+    r += static_cast<char>(usage);
+    r += static_cast<char>(selector);
+    r += static_cast<char>(mtype);
+    return r + data;
   }
   static std::string ip_rdata(int family, const std::string& ip) {
     unsigned char buf[16] = {};

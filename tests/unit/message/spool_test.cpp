@@ -434,3 +434,31 @@ TEST(Spool, StatsMatchNormalizer) {
 
 }  // namespace
 }  // namespace mx::message
+
+namespace mx::message {
+namespace {
+
+// sendmail -t: Bcc fields never reach the wire, and the size sent in SIZE= matches what is sent.
+TEST(SpoolBcc, StripsBccWhileReadingAndCountsTheFilteredSize) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const std::string raw =
+      "To: a@x.example\nBcc: hidden@y.example,\n  other@z.example\nSubject: s\n\nBcc: body\n";
+  ASSERT_EQ(::write(fds[1], raw.data(), raw.size()), static_cast<ssize_t>(raw.size()));
+  ::close(fds[1]);
+  SpoolOptions opts;
+  opts.strip_bcc = true;
+  auto spool = Spool::read_from(fds[0], opts);
+  ::close(fds[0]);
+  ASSERT_TRUE(spool) << spool.error().detail;
+  std::string got;
+  ASSERT_TRUE(spool->for_each_chunk([&](std::string_view c) -> Result<void> {
+    got.append(c);
+    return {};
+  }));
+  EXPECT_EQ(got, "To: a@x.example\r\nSubject: s\r\n\r\nBcc: body\r\n");
+  EXPECT_EQ(spool->size(), got.size());
+}
+
+}  // namespace
+}  // namespace mx::message

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 
 namespace mx::smtp {
@@ -259,6 +260,50 @@ TEST(EnhancedCodePrefix, Parses) {
   EXPECT_EQ(enhanced_code_prefix("5.7.1 denied"), "5.7.1");
   EXPECT_EQ(enhanced_code_prefix("5.7"), "");
   EXPECT_EQ(enhanced_code_prefix("1.2.3 x"), "");
+}
+
+// Thousands of pipelined replies in one read must parse in linear time: erasing each reply from
+// the front of the buffer made this take tens of seconds.
+TEST(ReplyParser, ManyRepliesInOneFeedAreLinear) {
+  constexpr std::size_t kReplies = 200'000;
+  std::string stream;
+  for (std::size_t i = 0; i < kReplies; ++i) stream += "250 2.1.5 Ok\r\n";
+  stream += "354 go";  // and an incomplete one
+  ReplyParser p;
+  auto start = std::chrono::steady_clock::now();
+  p.feed(stream);
+  std::size_t n = 0;
+  for (;;) {
+    auto r = p.next();
+    ASSERT_TRUE(r.has_value()) << r.error().detail;
+    if (!r->has_value()) break;
+    ASSERT_EQ((*r)->code, 250);
+    ++n;
+  }
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(n, kReplies);
+  EXPECT_EQ(p.buffered(), 6u);
+  EXPECT_LT(elapsed, std::chrono::seconds(3));
+  p.feed("\r\n");
+  auto last = p.next();
+  ASSERT_TRUE(last.has_value() && last->has_value());
+  EXPECT_EQ((*last)->code, 354);
+  EXPECT_EQ(p.buffered(), 0u);
+}
+
+// The 64 KiB cap applies to each reply, not to everything buffered behind it.
+TEST(ReplyParser, CapIsPerReplyWhenManyAreBuffered) {
+  std::string stream;
+  while (stream.size() < 3 * kMaxReplyBytes) stream += "250 ok\r\n";
+  ReplyParser p;
+  p.feed(stream);
+  for (;;) {
+    auto r = p.next();
+    ASSERT_TRUE(r.has_value()) << r.error().detail;
+    if (!r->has_value()) break;
+  }
+  p.feed(std::string(kMaxReplyBytes + 8, '2'));  // then one oversized line still fails
+  EXPECT_FALSE(p.next().has_value());
 }
 
 }  // namespace

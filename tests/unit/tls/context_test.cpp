@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "core/unique_handle.hpp"
+
 #include "unit/tls/test_pki.hpp"
 
 namespace mx::tls {
@@ -61,6 +65,19 @@ TEST(Context, MissingCaDirectoryIsConfigError) {
   ASSERT_FALSE(ctx);
   EXPECT_EQ(ctx.error().stage, Stage::config);
   EXPECT_EQ(ctx.error().detail, "CA directory /nonexistent/certs is not a directory");
+}
+
+TEST(Context, DaneIsEnabledForConnections) {
+  auto ctx = Context::create({});
+  ASSERT_TRUE(ctx) << ctx.error().describe();
+  // SSL_dane_enable() fails on connections from a context without SSL_CTX_dane_enable().
+  UniqueHandle<SSL, &SSL_free> ssl(SSL_new(ctx->native()));
+  ASSERT_NE(ssl, nullptr);
+  EXPECT_GT(SSL_dane_enable(ssl.get(), "mx.example.test"), 0);
+  EXPECT_GT(
+      SSL_dane_tlsa_add(ssl.get(), 3, 1, 1,
+                        reinterpret_cast<const unsigned char*>(std::string(32, 'x').data()), 32),
+      0);
 }
 
 TEST(Context, OldOrUnknownMinimumVersionsAreRefused) {

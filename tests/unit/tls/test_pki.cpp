@@ -40,12 +40,12 @@ void add_ext(X509* cert, X509* issuer, int nid, const std::string& value) {
 
 // Builds a certificate for `key`; issuer == nullptr means self-signed.
 X509Ptr build(EVP_PKEY* key, const std::string& cn, const KeyCert* issuer, bool ca,
-              const std::vector<std::string>& dns_names) {
+              const std::vector<std::string>& dns_names, bool expired = false) {
   X509Ptr cert(X509_new());
   X509_set_version(cert.get(), X509_VERSION_3);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), next_serial++);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 7 * 86400);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), expired ? -30 * 86400 : -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), expired ? -20 * 86400 : 7 * 86400);
   X509_set_pubkey(cert.get(), key);
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
@@ -93,6 +93,65 @@ KeyCert make_self_signed(const std::string& common_name,
   KeyCert kc{new_key(), nullptr};
   kc.cert = build(kc.key.get(), common_name, nullptr, false, dns_names);
   return kc;
+}
+
+KeyCert make_expired_leaf(const KeyCert& issuer, const std::string& common_name,
+                          const std::vector<std::string>& dns_names) {
+  KeyCert kc{new_key(), nullptr};
+  kc.cert = build(kc.key.get(), common_name, &issuer, false, dns_names, true);
+  return kc;
+}
+
+KeyCert make_expired_self_signed(const std::string& common_name,
+                                 const std::vector<std::string>& dns_names) {
+  KeyCert kc{new_key(), nullptr};
+  kc.cert = build(kc.key.get(), common_name, nullptr, false, dns_names, true);
+  return kc;
+}
+
+std::string cert_der(X509* cert) {
+  unsigned char* buf = nullptr;
+  int len = i2d_X509(cert, &buf);
+  if (len <= 0) die("i2d_X509 failed");
+  std::string out(reinterpret_cast<char*>(buf), static_cast<std::size_t>(len));
+  OPENSSL_free(buf);
+  return out;
+}
+
+std::string spki_der(X509* cert) {
+  unsigned char* buf = nullptr;
+  int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &buf);
+  if (len <= 0) die("i2d_X509_PUBKEY failed");
+  std::string out(reinterpret_cast<char*>(buf), static_cast<std::size_t>(len));
+  OPENSSL_free(buf);
+  return out;
+}
+
+namespace {
+std::string digest(const std::string& data, const EVP_MD* md) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out, &len, md, nullptr) != 1) die("digest failed");
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+}  // namespace
+
+std::string sha256(const std::string& data) {
+  return digest(data, EVP_sha256());
+}
+
+std::string sha512(const std::string& data) {
+  return digest(data, EVP_sha512());
+}
+
+std::string to_hex(const std::string& data) {
+  std::string hex;
+  char buf[3];
+  for (unsigned char c : data) {
+    std::snprintf(buf, sizeof buf, "%02x", c);
+    hex += buf;
+  }
+  return hex;
 }
 
 std::string to_pem(X509* cert) {

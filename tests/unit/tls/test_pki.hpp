@@ -1,5 +1,5 @@
 // Test-only PKI built with the OpenSSL API at run time: CAs, CA-signed and self-signed server
-// certificates (EC P-256), PEM temp files, and an independent SPKI digest.
+// certificates (EC P-256), expired ones, PEM temp files, DER encodings and digests for TLSA data.
 #pragma once
 
 #include <openssl/evp.h>
@@ -27,6 +27,19 @@ KeyCert make_leaf(const KeyCert& issuer, const std::string& common_name,
                   const std::vector<std::string>& dns_names);
 /// A self-signed server certificate for `dns_names`.
 KeyCert make_self_signed(const std::string& common_name, const std::vector<std::string>& dns_names);
+/// Like make_leaf / make_self_signed, but valid only from 30 to 20 days ago.
+KeyCert make_expired_leaf(const KeyCert& issuer, const std::string& common_name,
+                          const std::vector<std::string>& dns_names);
+KeyCert make_expired_self_signed(const std::string& common_name,
+                                 const std::vector<std::string>& dns_names);
+
+/// DER of the whole certificate and of its SubjectPublicKeyInfo (TLSA selectors 0 and 1).
+std::string cert_der(X509* cert);
+std::string spki_der(X509* cert);
+/// Raw (binary) digests, as TLSA matching types 1 and 2 carry them.
+std::string sha256(const std::string& data);
+std::string sha512(const std::string& data);
+std::string to_hex(const std::string& data);
 
 std::string to_pem(X509* cert);
 

@@ -83,6 +83,7 @@ TestServer::Script tls_script(const KeyCert& server, ServerSide* out,
     SSL_CTX_use_certificate(ctx.get(), cert);
     SSL_CTX_use_PrivateKey(ctx.get(), key);
     if (options.max_version != 0) SSL_CTX_set_max_proto_version(ctx.get(), options.max_version);
+    for (X509* extra : options.chain) SSL_CTX_add1_chain_cert(ctx.get(), extra);
     UniqueHandle<SSL, &SSL_free> ssl(SSL_new(ctx.get()));
     SSL_set_fd(ssl.get(), fd.get());
     int counter = 0;

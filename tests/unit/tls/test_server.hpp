@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/fd.hpp"
 #include "unit/tls/test_pki.hpp"
@@ -42,7 +43,8 @@ struct ServerSide {
 };
 
 struct TlsServerOptions {
-  int max_version = 0;  // 0: OpenSSL's default
+  int max_version = 0;       // 0: OpenSSL's default
+  std::vector<X509*> chain;  // sent after the server certificate (intermediates, a root)
 };
 
 /// A script that completes a TLS handshake with `server` (certificate + key) and then runs

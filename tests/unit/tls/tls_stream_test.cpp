@@ -96,7 +96,7 @@ TEST_F(TlsStreamTest, OpportunisticAcceptsSelfSignedAndReportsPkixInvalid) {
   ServerSide side;
   TestServer server(idle_tls(pki_->self_signed, &side));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::none, {}});
+  auto s = connect(server, ctx, {kHost, Verify::none, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   EXPECT_FALSE((*s)->info().pkix_valid);
   EXPECT_EQ((*s)->info().pkix_error, "self-signed certificate");
@@ -110,7 +110,7 @@ TEST_F(TlsStreamTest, OpportunisticWithTrustedChainReportsPkixValid) {
   ServerSide side;
   TestServer server(idle_tls(pki_->leaf, &side));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::none, {}});
+  auto s = connect(server, ctx, {kHost, Verify::none, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   EXPECT_TRUE((*s)->info().pkix_valid) << (*s)->info().pkix_error;
   EXPECT_EQ((*s)->info().pkix_error, "");
@@ -120,7 +120,7 @@ TEST_F(TlsStreamTest, OpportunisticWithWrongNameReportsPkixInvalid) {
   ServerSide side;
   TestServer server(idle_tls(pki_->leaf, &side));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {"other.example.test", Verify::none, {}});
+  auto s = connect(server, ctx, {"other.example.test", Verify::none, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   EXPECT_FALSE((*s)->info().pkix_valid);
   EXPECT_EQ((*s)->info().pkix_error, "hostname mismatch");
@@ -130,7 +130,7 @@ TEST_F(TlsStreamTest, OpportunisticWithUntrustedCaReportsPkixInvalid) {
   ServerSide side;
   TestServer server(idle_tls(pki_->leaf, &side));
   Context ctx = context(pki_->other_ca_file.path());
-  auto s = connect(server, ctx, {kHost, Verify::none, {}});
+  auto s = connect(server, ctx, {kHost, Verify::none, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   EXPECT_FALSE((*s)->info().pkix_valid);
   EXPECT_EQ((*s)->info().pkix_error, "unable to get local issuer certificate");
@@ -140,7 +140,7 @@ TEST_F(TlsStreamTest, PkixSucceedsWithTrustedChainAndMatchingName) {
   ServerSide side;
   TestServer server(idle_tls(pki_->leaf, &side));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   const Info& info = (*s)->info();
   EXPECT_TRUE(info.pkix_valid);
@@ -160,7 +160,7 @@ TEST_F(TlsStreamTest, SpkiDigestDiffersPerKey) {
   ServerSide side;
   TestServer server(idle_tls(pki_->self_signed, &side));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::none, {}});
+  auto s = connect(server, ctx, {kHost, Verify::none, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   EXPECT_EQ((*s)->info().spki_sha256, testing::spki_sha256_of_key(pki_->self_signed.key.get()));
   EXPECT_NE((*s)->info().spki_sha256, testing::spki_sha256_of_key(pki_->leaf.key.get()));
@@ -170,7 +170,7 @@ TEST_F(TlsStreamTest, PkixFailsOnWrongName) {
   ServerSide side;
   TestServer server(idle_tls(pki_->leaf, &side));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {"other.example.test", Verify::pkix, {}});
+  auto s = connect(server, ctx, {"other.example.test", Verify::pkix, {}, {}});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().stage, Stage::tls);
   EXPECT_TRUE(s.error().temporary());
@@ -184,7 +184,7 @@ TEST_F(TlsStreamTest, PkixFailsOnUntrustedCa) {
   ServerSide side;
   TestServer server(idle_tls(pki_->leaf, &side));
   Context ctx = context(pki_->other_ca_file.path());
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {}, {}});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().stage, Stage::tls);
   EXPECT_EQ(s.error().detail,
@@ -196,7 +196,7 @@ TEST_F(TlsStreamTest, PkixFailsOnSelfSigned) {
   ServerSide side;
   TestServer server(idle_tls(pki_->self_signed, &side));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {}, {}});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().detail,
             "certificate verification failed for mx.example.test: self-signed certificate");
@@ -207,7 +207,7 @@ TEST_F(TlsStreamTest, ReferenceNamesReplaceTheSni) {
     ServerSide side;
     TestServer server(idle_tls(pki_->leaf, &side));
     Context ctx = trusting_test_ca();
-    auto s = connect(server, ctx, {kHost, Verify::pkix, {"other.example.test", kHost}});
+    auto s = connect(server, ctx, {kHost, Verify::pkix, {"other.example.test", kHost}, {}});
     ASSERT_TRUE(s) << s.error().describe();
     EXPECT_TRUE((*s)->info().pkix_valid);
   }
@@ -215,7 +215,7 @@ TEST_F(TlsStreamTest, ReferenceNamesReplaceTheSni) {
     ServerSide side;
     TestServer server(idle_tls(pki_->leaf, &side));
     Context ctx = trusting_test_ca();
-    auto s = connect(server, ctx, {kHost, Verify::pkix, {"other.example.test"}});
+    auto s = connect(server, ctx, {kHost, Verify::pkix, {"other.example.test"}, {}});
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().detail,
               "certificate verification failed for mx.example.test: hostname mismatch");
@@ -228,7 +228,7 @@ TEST_F(TlsStreamTest, WildcardMatchesExactlyOneLeftmostLabel) {
     ServerSide side;
     TestServer server(idle_tls(pki_->wildcard, &side));
     Context ctx = trusting_test_ca();
-    auto s = connect(server, ctx, {name, Verify::pkix, {}});
+    auto s = connect(server, ctx, {name, Verify::pkix, {}, {}});
     EXPECT_EQ(s.has_value(), ok) << name;
   }
 }
@@ -237,7 +237,7 @@ TEST_F(TlsStreamTest, PartialWildcardIsNotAccepted) {
   ServerSide side;
   TestServer server(idle_tls(pki_->partial_wildcard, &side));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {}, {}});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().detail,
             "certificate verification failed for mx.example.test: hostname mismatch");
@@ -247,7 +247,7 @@ TEST_F(TlsStreamTest, TrailingDotIsDroppedFromSniAndReferenceName) {
   ServerSide side;
   TestServer server(idle_tls(pki_->leaf, &side));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {"mx.example.test.", Verify::pkix, {}});
+  auto s = connect(server, ctx, {"mx.example.test.", Verify::pkix, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   s->reset();
   server.join();
@@ -259,7 +259,7 @@ TEST_F(TlsStreamTest, NoSniForIpLiteralOrEmptyName) {
     ServerSide side;
     TestServer server(idle_tls(pki_->leaf, &side));
     Context ctx = trusting_test_ca();
-    auto s = connect(server, ctx, {name, Verify::none, {}});
+    auto s = connect(server, ctx, {name, Verify::none, {}, {}});
     ASSERT_TRUE(s) << s.error().describe();
     // A good chain without a name to bind it to is not PKIX-valid.
     EXPECT_FALSE((*s)->info().pkix_valid) << name;
@@ -275,7 +275,7 @@ TEST_F(TlsStreamTest, PkixWithoutAnyNameIsConfigError) {
   ServerSide side;
   TestServer server(idle_tls(pki_->leaf, &side));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {"127.0.0.1", Verify::pkix, {}});
+  auto s = connect(server, ctx, {"127.0.0.1", Verify::pkix, {}, {}});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().stage, Stage::config);
   EXPECT_TRUE(s.error().permanent());
@@ -285,7 +285,7 @@ TEST_F(TlsStreamTest, EmptyReferenceNameIsConfigError) {
   ServerSide side;
   TestServer server(idle_tls(pki_->leaf, &side));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {kHost, ""}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {kHost, ""}, {}});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().stage, Stage::config);
 }
@@ -303,7 +303,7 @@ TEST_F(TlsStreamTest, DataRoundTripsInBothDirections) {
     testing::drain_until_closed(SSL_get_fd(ssl));
   }));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   TlsStream& tls = **s;
 
@@ -344,7 +344,7 @@ TEST_F(TlsStreamTest, WriteAllSendsFullSizeRecords) {
     testing::drain_until_closed(SSL_get_fd(ssl));
   }));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   ASSERT_TRUE((*s)->write_all(pattern(40000, 3), Deadline::after(10s)));
   s->reset();
@@ -361,7 +361,7 @@ TEST_F(TlsStreamTest, ReadReturnsZeroAfterCloseNotify) {
     testing::drain_until_closed(SSL_get_fd(ssl));
   }));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   std::string got;
   char buf[64];
@@ -381,7 +381,7 @@ TEST_F(TlsStreamTest, CloseWithoutCloseNotifyIsAnError) {
     ::shutdown(SSL_get_fd(ssl), SHUT_RDWR);  // TCP FIN, no TLS close_notify
   }));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   char buf[64];
   Result<std::size_t> n = std::size_t{1};
@@ -407,7 +407,7 @@ TEST_F(TlsStreamTest, ReadTimeoutLeavesTheStreamUsable) {
     testing::drain_until_closed(SSL_get_fd(ssl));
   }));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   char buf[64];
   auto start = Clock::now();
@@ -439,7 +439,7 @@ TEST_F(TlsStreamTest, ShutdownSendsCloseNotify) {
     server_error = SSL_get_error(ssl, r);
   }));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   auto r = (*s)->shutdown(Deadline::after(5s));
   ASSERT_TRUE(r) << r.error().describe();
@@ -452,7 +452,7 @@ TEST_F(TlsStreamTest, WriteToClosedPeerFailsWithoutSigpipe) {
   ServerSide side;
   TestServer server(tls_script(pki_->leaf, &side, [](SSL*) {}));  // closes right away
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   server.join();
   Result<void> r;
@@ -475,7 +475,7 @@ TEST_F(TlsStreamTest, ServerSendingGarbageFailsCleanly) {
     testing::drain_until_closed(fd.get());
   });
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::none, {}});
+  auto s = connect(server, ctx, {kHost, Verify::none, {}, {}});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().stage, Stage::tls);
   EXPECT_TRUE(s.error().temporary());
@@ -492,7 +492,7 @@ TEST_F(TlsStreamTest, ServerClosingMidHandshakeFails) {
     (void)::recv(fd.get(), buf, sizeof buf, 0);  // the ClientHello, then hang up
   });
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::none, {}});
+  auto s = connect(server, ctx, {kHost, Verify::none, {}, {}});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().stage, Stage::tls);
   EXPECT_EQ(s.error().detail.rfind("TLS handshake with mx.example.test failed: ", 0), 0u)
@@ -505,7 +505,7 @@ TEST_F(TlsStreamTest, SilentServerTimesOutTheHandshake) {
   auto fd = net::connect_tcp({"127.0.0.1", server.port()}, Deadline::after(5s));
   ASSERT_TRUE(fd);
   auto start = Clock::now();
-  auto s = handshake(std::move(*fd), ctx, {kHost, Verify::none, {}}, Deadline::after(200ms));
+  auto s = handshake(std::move(*fd), ctx, {kHost, Verify::none, {}, {}}, Deadline::after(200ms));
   ASSERT_FALSE(s);
   EXPECT_GE(Clock::now() - start, 190ms);
   EXPECT_LT(Clock::now() - start, 5s);
@@ -525,7 +525,7 @@ TEST_F(TlsStreamTest, BlockingSocketStillHonoursTheDeadline) {
   sin.sin_port = htons(server.port());
   ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
   auto start = Clock::now();
-  auto s = handshake(std::move(fd), ctx, {kHost, Verify::none, {}}, Deadline::after(200ms));
+  auto s = handshake(std::move(fd), ctx, {kHost, Verify::none, {}, {}}, Deadline::after(200ms));
   ASSERT_FALSE(s);
   EXPECT_LT(Clock::now() - start, 5s);
   EXPECT_EQ(s.error().detail, "TLS handshake with mx.example.test failed: timed out");
@@ -534,7 +534,7 @@ TEST_F(TlsStreamTest, BlockingSocketStillHonoursTheDeadline) {
 TEST_F(TlsStreamTest, ErrorNamesThePeerAddressWithoutAnyName) {
   TestServer server([](Fd fd) { testing::drain_until_closed(fd.get()); });
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {"", Verify::none, {}}, Deadline::after(100ms));
+  auto s = connect(server, ctx, {"", Verify::none, {}, {}}, Deadline::after(100ms));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().detail,
             "TLS handshake with 127.0.0.1:" + std::to_string(server.port()) + " failed: timed out");
@@ -544,9 +544,9 @@ TEST_F(TlsStreamTest, NegotiatesTls12WhenTheServerStopsThere) {
   ServerSide side;
   TestServer server(tls_script(pki_->leaf, &side,
                                [](SSL* ssl) { testing::drain_until_closed(SSL_get_fd(ssl)); },
-                               {TLS1_2_VERSION}));
+                               {TLS1_2_VERSION, {}}));
   Context ctx = trusting_test_ca();
-  auto s = connect(server, ctx, {kHost, Verify::pkix, {}});
+  auto s = connect(server, ctx, {kHost, Verify::pkix, {}, {}});
   ASSERT_TRUE(s) << s.error().describe();
   EXPECT_EQ((*s)->info().version, "TLSv1.2");
   EXPECT_TRUE((*s)->info().pkix_valid);
@@ -556,9 +556,9 @@ TEST_F(TlsStreamTest, MinimumVersionIsEnforced) {
   ServerSide side;
   TestServer server(tls_script(pki_->leaf, &side,
                                [](SSL* ssl) { testing::drain_until_closed(SSL_get_fd(ssl)); },
-                               {TLS1_2_VERSION}));
+                               {TLS1_2_VERSION, {}}));
   Context ctx = context(pki_->ca_file.path(), TLS1_3_VERSION);
-  auto s = connect(server, ctx, {kHost, Verify::none, {}});
+  auto s = connect(server, ctx, {kHost, Verify::none, {}, {}});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().stage, Stage::tls);
   EXPECT_EQ(s.error().detail.rfind("TLS handshake with mx.example.test failed: ", 0), 0u);
@@ -566,7 +566,7 @@ TEST_F(TlsStreamTest, MinimumVersionIsEnforced) {
 
 TEST_F(TlsStreamTest, InvalidSocketIsRejected) {
   Context ctx = trusting_test_ca();
-  auto s = handshake(Fd(), ctx, {kHost, Verify::none, {}}, Deadline::after(1s));
+  auto s = handshake(Fd(), ctx, {kHost, Verify::none, {}, {}}, Deadline::after(1s));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().stage, Stage::internal);
 }
