@@ -31,8 +31,10 @@ class DeliverTest : public ::testing::Test {
     return *servers_.back();
   }
 
-  Report run(std::vector<std::string> recipients, std::string body = "Subject: t\r\n\r\nhi\r\n") {
+  Report run(std::vector<std::string> recipients, std::string body = "Subject: t\r\n\r\nhi\r\n",
+             Level level = Level::dane) {
     Request req;
+    req.level = level;
     req.reverse_path = "sender@client.example";
     req.recipients = std::move(recipients);
     req.helo_name = "client.example";
@@ -40,6 +42,7 @@ class DeliverTest : public ::testing::Test {
     Environment env(resolver_, *tls_, progress_);
     env.port = port_;
     env.timeouts.connect = std::chrono::milliseconds(2000);
+    env.timeouts.tls_handshake = std::chrono::milliseconds(500);
     env.random = [] { return 0u; };
     return deliver(req, spool, env);
   }
@@ -182,6 +185,52 @@ TEST_F(DeliverTest, MailRejectionIsFinalForAllRecipients) {
     EXPECT_EQ(o.error->smtp_code, 550);
   }
   EXPECT_EQ(b.connections(), 0);
+}
+
+// A server that offers STARTTLS but cannot do TLS: the handshake fails.
+ServerScript broken_tls() {
+  ServerScript s;
+  s.ehlo_reply = "250-broken\r\n250-PIPELINING\r\n250 STARTTLS\r\n";
+  s.on_command = [](const std::string& line) -> std::string {
+    return line == "STARTTLS" ? "220 go ahead\r\n" : "";
+  };
+  return s;
+}
+
+TEST_F(DeliverTest, OpportunisticTlsFailureIsRetriedInPlaintext) {
+  SmtpServer& a = server("127.0.0.2", broken_tls());
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.2");
+  Report r = run({"rcpt@d.example"});
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_FALSE(r.recipients[0].error) << r.recipients[0].error->describe();
+  EXPECT_EQ(r.recipients[0].security, "no TLS");
+  EXPECT_EQ(a.connections(), 2);
+  EXPECT_EQ(a.messages().size(), 1u);
+}
+
+TEST_F(DeliverTest, RequiredTlsIsNeverRetriedInPlaintext) {
+  SmtpServer& a = server("127.0.0.2", broken_tls());
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.2");
+  Report r = run({"rcpt@d.example"}, "x\r\n", Level::encrypt);
+  ASSERT_EQ(r.recipients.size(), 1u);
+  ASSERT_TRUE(r.recipients[0].error);
+  EXPECT_TRUE(r.recipients[0].error->temporary());
+  EXPECT_EQ(r.recipients[0].error->stage, Stage::tls);
+  EXPECT_EQ(a.connections(), 1);
+  EXPECT_EQ(a.messages().size(), 0u);
+}
+
+TEST_F(DeliverTest, RequiredTlsWithoutStartTlsSkipsTheHost) {
+  SmtpServer& a = server("127.0.0.2");  // no STARTTLS offered
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.2");
+  Report r = run({"rcpt@d.example"}, "x\r\n", Level::encrypt);
+  ASSERT_TRUE(r.recipients[0].error);
+  EXPECT_TRUE(r.recipients[0].error->temporary());
+  EXPECT_EQ(a.messages().size(), 0u);
+  for (const auto& c : a.commands()) EXPECT_FALSE(c.starts_with("MAIL")) << c;
 }
 
 }  // namespace
