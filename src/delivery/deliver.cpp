@@ -5,6 +5,7 @@
 
 #include <map>
 #include <random>
+#include <set>
 
 #include "dane/tlsa.hpp"
 #include "delivery/driver.hpp"
@@ -182,8 +183,11 @@ class DomainDelivery {
   Attempt attempt(const dns::MxHost& host, const dns::HostAddress& addr, const HostPolicy& policy,
                   Error& last) {
     std::string where = host.name + " [" + addr.ip + "]";
-    progress_.note("connecting to " + where + ":" + std::to_string(env_.port));
-    auto sock = net::connect_tcp(net::Endpoint{addr.ip, env_.port}, env_.timeouts.for_connect());
+    net::DirectDialer direct;
+    net::Dialer& dialer = env_.dialer ? *env_.dialer : direct;
+    progress_.note("connecting to " + where + ":" + std::to_string(env_.port) + " " +
+                   dialer.describe());
+    auto sock = dialer.dial(net::Endpoint{addr.ip, env_.port}, env_.timeouts.for_connect());
     if (!sock) {
       last = std::move(sock).error();
       last.host = where;
@@ -216,9 +220,11 @@ class DomainDelivery {
     const smtp::Outcome& out = session.outcome();
     std::string security = describe_security(policy, driven);
     std::vector<Pending> still;
+    std::set<std::size_t> accepted;  // request indexes the server accepted (RCPT 2xx)
     for (std::size_t i = 0; i < pending_.size(); ++i) {
       Pending& p = pending_[i];
       const smtp::RecipientResult* rr = i < out.recipients.size() ? &out.recipients[i] : nullptr;
+      if (rr && rr->accepted) accepted.insert(p.index);
       if (rr && rr->delivered) {
         outcomes_[p.index] = {p.recipient, std::nullopt, where,
                               rr->data_reply ? rr->data_reply->text() : std::string(), security};
@@ -241,9 +247,18 @@ class DomainDelivery {
     if (e.host.empty()) e.host = where;
     progress_.note("attempt failed: " + e.describe());
     if (after_failure(e, in_transaction(e)) == Next::final) {
-      for (auto& p : pending_) outcomes_[p.index] = {p.recipient, e, {}, {}, {}};
-      pending_.clear();
-      return Attempt::stop;
+      // A lost final reply concerns only the recipients the server had accepted; the others
+      // never saw the message and may still go elsewhere.
+      std::vector<Pending> untouched;
+      for (auto& p : pending_) {
+        if (e.maybe_delivered && !accepted.contains(p.index))
+          untouched.push_back(std::move(p));
+        else
+          outcomes_[p.index] = {p.recipient, e, {}, {}, {}};
+      }
+      pending_ = std::move(untouched);
+      if (pending_.empty()) return Attempt::stop;
+      return Attempt::next;
     }
     last = e;
     // RFC 7435: an opportunistic handshake failure is retried in plaintext on the same host.

@@ -16,6 +16,7 @@
 #include "dns/resolver.hpp"
 #include "message/spool.hpp"
 #include "mtasts/policy.hpp"
+#include "net/dialer.hpp"
 #include "smtp/session.hpp"
 #include "tls/context.hpp"
 
@@ -42,6 +43,7 @@ struct Environment {
   tls::Context& tls_context;
   Progress& progress;
   std::uint16_t port = 25;
+  net::Dialer* dialer = nullptr;  // how to reach an MX address; null = directly
   Timeouts timeouts = {};
   std::function<std::uint32_t()> random;  // shuffles equal MX preferences; null = random
   /// The recipient domain's MTA-STS policy (RFC 8461), consulted only when a host has no DANE;

@@ -397,7 +397,7 @@ bool Session::can_mail() const {
   return !caps_.limits.mailmax || mails_sent_ < *caps_.limits.mailmax;
 }
 
-// Starts a transaction for the next recipients, RCPTMAX at a time (RFC 9422 §4.3).
+// Starts a transaction for the next recipients, RCPTMAX at a time (RFC 9422).
 void Session::next_transaction() {
   if (!can_mail()) {
     finish_message();
@@ -443,7 +443,7 @@ std::string Session::mail_command() {
   if (caps_.size && env_.size != 0) mail += " SIZE=" + std::to_string(env_.size);
   if (env_.body_8bit) mail += " BODY=8BITMIME";
   if (need_utf8_) mail += " SMTPUTF8";
-  if (env_.requiretls) mail += " REQUIRETLS";  // RFC 8689 §4.1
+  if (env_.requiretls) mail += " REQUIRETLS";  // RFC 8689
   if (caps_.dsn) {
     if (env_.ret) mail += " RET=" + *env_.ret;
     if (env_.envid) mail += " ENVID=" + envid_xtext_;
@@ -457,7 +457,7 @@ void Session::send_mail_group() {
   queue(Cmd::mail, mail_command());
   if (!pipelining_) return;
   // RFC 2920 §3.1: MAIL, every RCPT and DATA may go as one group; DATA ends the group.
-  // RFC 3030 §4.2: BDAT and its data may follow too.
+  // RFC 3030 §2: BDAT and its chunk may follow too (the size keeps the framing).
   for (std::size_t i = 0; i < batch_.size(); ++i) queue_rcpt(batch_[i]);
   queue_body_command();
 }
@@ -630,7 +630,7 @@ void Session::finish_message() {
     if (txn_error_) {
       outcome_.error = std::move(*txn_error_);
     } else if (!todo_.empty()) {
-      // RFC 9422 §4.2: MAILMAX reached; another session may take the rest.
+      // RFC 9422 MAILMAX reached; another session may take the rest.
       Error e = temporary_error(
           Stage::smtp,
           std::to_string(todo_.size()) + " recipient(s) not attempted: the server allows only " +

@@ -187,6 +187,27 @@ TEST_F(DeliverTest, MailRejectionIsFinalForAllRecipients) {
   EXPECT_EQ(b.connections(), 0);
 }
 
+TEST_F(DeliverTest, LostFinalReplyOnlyConcernsTheAcceptedRecipients) {
+  ServerScript a_script;
+  a_script.on_command = [](const std::string& line) -> std::string {
+    return line.starts_with("RCPT TO:<second@") ? "452 4.5.3 too many recipients\r\n" : "";
+  };
+  a_script.final_reply = "";  // the connection drops after the final dot
+  server("127.0.0.2", a_script);
+  SmtpServer& b = server("127.0.0.3");
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_mx("d.example", 20, "b.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.2");
+  resolver_.add_a("b.d.example", "127.0.0.3");
+  Report r = run({"first@d.example", "second@d.example"});
+  ASSERT_EQ(r.recipients.size(), 2u);
+  ASSERT_TRUE(r.recipients[0].error);
+  EXPECT_TRUE(r.recipients[0].error->maybe_delivered);
+  EXPECT_FALSE(r.recipients[1].error) << r.recipients[1].error->describe();
+  EXPECT_EQ(r.recipients[1].delivered_via, "b.d.example [127.0.0.3]");
+  ASSERT_EQ(b.messages().size(), 1u);
+}
+
 // A server that offers STARTTLS but cannot do TLS: the handshake fails.
 ServerScript broken_tls() {
   ServerScript s;
