@@ -195,6 +195,7 @@ class DomainDelivery {
       return Attempt::next;
     }
     ++sessions_;
+    ++report_round_trips_;  // the TCP handshake
     smtp::Envelope envelope;
     envelope.reverse_path = request_.reverse_path;
     for (const auto& p : pending_) {

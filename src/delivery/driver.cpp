@@ -63,7 +63,7 @@ DriverResult drive_session(Fd socket, smtp::Session& session, tls::Context& tls_
   TranscriptLines transcript(progress);
   std::array<char, 16 * 1024> buf{};
   std::string corked;    // commands not yet written: they go out with the next write
-  bool waiting = false;  // a write happened since the last read: the next read is a round trip
+  bool waiting = true;  // the next read completes a round trip (the greeting is the first)
 
   auto flush = [&](Deadline deadline) -> Result<void> {
     if (corked.empty()) return {};
@@ -130,11 +130,12 @@ DriverResult drive_session(Fd socket, smtp::Session& session, tls::Context& tls_
                      // otherwise.
                      session.tls_started(tls_params.verify != tls::Verify::none);
                    },
-                   [&](smtp::SendBody&) {
-                     progress.sent("(message body, " + std::to_string(message.size()) + " octets)");
+                   [&](smtp::SendBody& b) {
+                     progress.sent("(message body, " + std::to_string(message.size()) + " octets" +
+                                   (b.dot_stuffed ? ", dot-stuffed)" : ")"));
                      // The first body chunk carries the corked commands: one write for the whole
                      // group.
-                     auto w = message::write_dot_stuffed(message, [&](std::string_view chunk) {
+                     auto sink = [&](std::string_view chunk) -> Result<void> {
                        Deadline d = timeouts.for_data_block();
                        if (!corked.empty()) {
                          corked += chunk;
@@ -142,7 +143,12 @@ DriverResult drive_session(Fd socket, smtp::Session& session, tls::Context& tls_
                        }
                        waiting = true;
                        return stream().write_all(chunk, d);
-                     });
+                     };
+                     // DATA needs RFC 5321 §4.5.2 transparency; BDAT (RFC 3030) sends the octets
+                     // exactly as counted in its size argument.
+                     auto w = b.dot_stuffed ? message::write_dot_stuffed(message, sink)
+                                            : message.for_each_chunk(sink);
+                     if (w) w = flush(timeouts.for_data_block());  // an empty BDAT body
                      if (!w) {
                        session.connection_lost(std::move(w).error());
                        return;

@@ -14,6 +14,8 @@ bool is_digit(char c) {
 // Checks as much of a line as is present, so garbage fails before a newline arrives.
 // Returns "" when the available prefix is acceptable.
 std::string check_prefix(std::string_view line, bool complete) {
+  // A partial line may end with the CR of a CRLF still in flight ("250\r" then "\n").
+  if (!complete && !line.empty() && line.back() == '\r') line.remove_suffix(1);
   for (std::size_t i = 0; i < 3; ++i) {
     if (i >= line.size()) {
       return complete ? "reply line shorter than a 3-digit code" : std::string();

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -74,6 +75,9 @@ void SmtpServer::session(int fd) {
   if (!send_all(fd, script_.greeting) || script_.close_after_greeting) return;
   std::string in;
   bool in_data = false;
+  std::size_t bdat_left = 0;
+  bool bdat_pending = false;
+  std::string chunk;
   char buf[4096];
   for (;;) {
     pollfd p{fd, POLLIN, 0};
@@ -103,6 +107,23 @@ void SmtpServer::session(int fd) {
         if (!send_all(fd, script_.final_reply)) return;
         continue;
       }
+      if (bdat_left > 0 || bdat_pending) {
+        // RFC 3030: exactly the announced number of octets follow the BDAT command.
+        std::size_t take = std::min(bdat_left, in.size());
+        chunk.append(in, 0, take);
+        in.erase(0, take);
+        bdat_left -= take;
+        if (bdat_left > 0) break;
+        bdat_pending = false;
+        {
+          std::lock_guard lock(mu_);
+          messages_.push_back(chunk);
+        }
+        chunk.clear();
+        if (script_.final_reply.empty()) return;
+        if (!send_all(fd, script_.final_reply)) return;
+        continue;
+      }
       auto eol = in.find("\r\n");
       if (eol == std::string::npos) break;
       std::string line = in.substr(0, eol);
@@ -125,6 +146,11 @@ void SmtpServer::session(int fd) {
           reply = "250 ok\r\n";
       }
       if (verb == "DATA" && reply.starts_with("354")) in_data = true;
+      if (verb == "BDAT") {  // only "BDAT <n> LAST" is supported: the reply follows the data
+        bdat_left = std::stoul(line.substr(5));
+        bdat_pending = true;
+        continue;
+      }
       if (!send_all(fd, reply)) return;
       if (verb == "QUIT") return;
     }

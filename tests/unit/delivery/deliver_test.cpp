@@ -208,6 +208,24 @@ TEST_F(DeliverTest, LostFinalReplyOnlyConcernsTheAcceptedRecipients) {
   ASSERT_EQ(b.messages().size(), 1u);
 }
 
+TEST_F(DeliverTest, ChunkingSendsTheOctetsUnstuffedInTheSameWriteAsTheCommands) {
+  ServerScript chunking;
+  chunking.ehlo_reply = "250-c\r\n250-PIPELINING\r\n250 CHUNKING\r\n";
+  SmtpServer& a = server("127.0.0.2", chunking);
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.2");
+  const std::string body = "Subject: dots\r\n\r\n.leading\r\n.\r\nend\r\n";
+  Report r = run({"rcpt@d.example"}, body);
+  ASSERT_FALSE(r.recipients[0].error) << r.recipients[0].error->describe();
+  ASSERT_EQ(a.messages().size(), 1u);
+  EXPECT_EQ(a.messages()[0], body);  // RFC 3030: no dot-stuffing, no terminator
+  bool bdat = false;
+  for (const auto& c : a.commands()) bdat |= c == "BDAT " + std::to_string(body.size()) + " LAST";
+  EXPECT_TRUE(bdat);
+  // TCP handshake, greeting, EHLO, then MAIL+RCPT+BDAT+body answered together.
+  EXPECT_EQ(r.round_trips, 4);
+}
+
 // A server that offers STARTTLS but cannot do TLS: the handshake fails.
 ServerScript broken_tls() {
   ServerScript s;

@@ -308,3 +308,23 @@ TEST(ReplyParser, CapIsPerReplyWhenManyAreBuffered) {
 
 }  // namespace
 }  // namespace mx::smtp
+
+namespace mx::smtp {
+namespace {
+
+// Found by fuzzing: a code-only line ("250", RFC 5321 §4.2) split between its CR and LF.
+TEST(ReplyParser, CodeOnlyLineSplitBetweenCrAndLf) {
+  ReplyParser p;
+  p.feed("250\r");
+  auto first = p.next();
+  ASSERT_TRUE(first) << first.error().detail;
+  EXPECT_FALSE(first->has_value());
+  p.feed("\n");
+  auto second = p.next();
+  ASSERT_TRUE(second) << second.error().detail;
+  ASSERT_TRUE(second->has_value());
+  EXPECT_EQ((*second)->code, 250);
+}
+
+}  // namespace
+}  // namespace mx::smtp
