@@ -31,16 +31,18 @@ std::string Error::describe() const {
   std::string out = stage_name(stage);
   out += ": ";
   out += detail;
-  if (smtp_code != 0 || !host.empty()) {
-    out += " (";
-    if (!host.empty()) out += host;
-    if (!command.empty()) out += (host.empty() ? "" : ", ") + std::string("after ") + command;
-    if (smtp_code != 0) {
-      out += (host.empty() && command.empty() ? "" : ": ");
-      out += std::to_string(smtp_code);
-      if (!enhanced.empty()) out += " " + enhanced;
-      if (!server_text.empty()) out += " " + server_text;
-    }
+  // "(host, after COMMAND: 550 5.1.1 text)"; a code without a reply (RFC 7505's 5.1.10,
+  // RFC 8689's 5.7.30) is shown on its own.
+  std::string reply;
+  if (smtp_code != 0) reply = std::to_string(smtp_code);
+  if (!enhanced.empty()) reply += (reply.empty() ? "" : " ") + enhanced;
+  if (smtp_code != 0 && !server_text.empty()) reply += " " + server_text;
+  std::string where = host;
+  if (!command.empty() && smtp_code != 0)
+    where += (where.empty() ? "" : ", ") + std::string("after ") + command;
+  if (!where.empty() || !reply.empty()) {
+    out += " (" + where;
+    if (!reply.empty()) out += (where.empty() ? "" : ": ") + reply;
     out += ")";
   }
   if (maybe_delivered) out += " [the message may have been delivered]";

@@ -77,6 +77,13 @@ std::string describe_security(const HostPolicy& policy, const DriverResult& driv
   return how + " " + i.version + " " + i.cipher;
 }
 
+/// An open SMTP connection and its session, kept for the other domains of the run.
+struct PooledConnection {
+  std::unique_ptr<Connection> connection;
+  std::unique_ptr<smtp::Session> session;
+};
+using ConnectionPool = std::map<std::string, PooledConnection>;
+
 struct Pending {
   std::size_t index;  // position in the request, for the report order
   std::string recipient;
@@ -87,12 +94,13 @@ struct Pending {
 class DomainDelivery {
  public:
   DomainDelivery(const Request& request, const message::Spool& message, Environment& env,
-                 std::vector<RecipientOutcome>& outcomes)
+                 std::vector<RecipientOutcome>& outcomes, ConnectionPool& pool)
       : request_(request),
         message_(message),
         env_(env),
         progress_(env.progress),
-        outcomes_(outcomes) {}
+        outcomes_(outcomes),
+        pool_(pool) {}
 
   void run(const std::string& domain, std::vector<Pending> pending) {
     pending_ = std::move(pending);
@@ -183,19 +191,6 @@ class DomainDelivery {
   Attempt attempt(const dns::MxHost& host, const dns::HostAddress& addr, const HostPolicy& policy,
                   Error& last) {
     std::string where = host.name + " [" + addr.ip + "]";
-    net::DirectDialer direct;
-    net::Dialer& dialer = env_.dialer ? *env_.dialer : direct;
-    progress_.note("connecting to " + where + ":" + std::to_string(env_.port) + " " +
-                   dialer.describe());
-    auto sock = dialer.dial(net::Endpoint{addr.ip, env_.port}, env_.timeouts.for_connect());
-    if (!sock) {
-      last = std::move(sock).error();
-      last.host = where;
-      progress_.note(last.detail);
-      return Attempt::next;
-    }
-    ++sessions_;
-    ++report_round_trips_;  // the TCP handshake
     smtp::Envelope envelope;
     envelope.reverse_path = request_.reverse_path;
     for (const auto& p : pending_) {
@@ -208,15 +203,55 @@ class DomainDelivery {
     envelope.ret = request_.ret;
     envelope.envid = request_.envid;
     envelope.requiretls = request_.require_tls && !request_.tls_required_no;
-    smtp::SessionOptions options;
-    options.helo_name = request_.helo_name;
-    options.tls = policy.tls;
-    smtp::Session session(std::move(envelope), options);
-    auto driven = drive_session(std::move(*sock), session, env_.tls_context, policy.handshake,
-                                message_, progress_, env_.timeouts);
+
+    // A connection left open by another domain of this run, to the same host and address
+    // under the same TLS policy, carries this message too (RFC 5321 §3.3: several transactions).
+    std::string key = addr.ip + "|" + host.name + "|" + policy.summary + "|" +
+                      std::to_string(static_cast<int>(policy.tls));
+    auto pooled = pool_.find(key);
+    if (pooled != pool_.end() && !pooled->second.session->can_reuse()) {
+      pooled->second.connection->close(*pooled->second.session);
+      pool_.erase(pooled);
+      pooled = pool_.end();
+    }
+    if (pooled != pool_.end()) {
+      progress_.note("reusing the open connection to " + where);
+      pooled->second.session->start_transaction(std::move(envelope));
+    } else {
+      net::DirectDialer direct;
+      net::Dialer& dialer = env_.dialer ? *env_.dialer : direct;
+      progress_.note("connecting to " + where + ":" + std::to_string(env_.port) + " " +
+                     dialer.describe());
+      auto sock = dialer.dial(net::Endpoint{addr.ip, env_.port}, env_.timeouts.for_connect());
+      if (!sock) {
+        last = std::move(sock).error();
+        last.host = where;
+        progress_.note(last.detail);
+        return Attempt::next;
+      }
+      ++sessions_;
+      ++report_round_trips_;  // the TCP handshake
+      smtp::SessionOptions options;
+      options.helo_name = request_.helo_name;
+      options.tls = policy.tls;
+      options.keep_open = true;  // QUIT when the run ends, in case another domain shares the host
+      PooledConnection fresh;
+      fresh.session = std::make_unique<smtp::Session>(std::move(envelope), options);
+      fresh.connection = std::make_unique<Connection>(std::move(*sock), env_.tls_context,
+                                                      policy.handshake, progress_, env_.timeouts);
+      pooled = pool_.insert_or_assign(key, std::move(fresh)).first;
+    }
+    smtp::Session& session = *pooled->second.session;
+    DriverResult driven = pooled->second.connection->run(session, message_);
     report_round_trips_ += driven.round_trips;
     if (!driven.tls && !driven.tls_failure)
       progress_.note("the session with " + where + " was not encrypted");
+    if (!session.can_reuse()) {
+      pooled->second.connection->close(session);
+      // The session's outcome is read below: keep it alive until the attempt is recorded.
+      retired_.push_back(std::move(pooled->second));
+      pool_.erase(pooled);
+    }
 
     const smtp::Outcome& out = session.outcome();
     std::string security = describe_security(policy, driven);
@@ -283,6 +318,8 @@ class DomainDelivery {
   Environment& env_;
   Progress& progress_;
   std::vector<RecipientOutcome>& outcomes_;
+  ConnectionPool& pool_;
+  std::vector<PooledConnection> retired_;  // closed, kept while their outcome is read
   std::vector<Pending> pending_;
   int addresses_ = 0;
   int sessions_ = 0;
@@ -303,11 +340,13 @@ Report deliver(const Request& request, const message::Spool& message, Environmen
     if (inserted) order.push_back(d);
     it->second.push_back({i, request.recipients[i], std::nullopt});
   }
+  ConnectionPool pool;
   for (const auto& d : order) {
-    DomainDelivery dd(request, message, env, report.recipients);
+    DomainDelivery dd(request, message, env, report.recipients, pool);
     dd.run(d, std::move(by_domain[d]));
     report.round_trips += dd.round_trips();
   }
+  for (auto& [key, pooled] : pool) pooled.connection->close(*pooled.session);
   return report;
 }
 

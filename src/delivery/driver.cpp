@@ -1,8 +1,6 @@
 // The thin I/O loop around smtp::Session (see driver.hpp).
 #include "delivery/driver.hpp"
 
-#include <array>
-#include <string>
 #include <string_view>
 #include <variant>
 
@@ -16,76 +14,66 @@ struct Overloaded : F... {
 
 constexpr std::size_t kLogLineMax = 512;
 
-/// Splits server bytes into lines for the transcript, without trusting their length.
-class TranscriptLines {
- public:
-  explicit TranscriptLines(Progress& p) : progress_(p) {}
-  void add(std::string_view bytes) {
-    for (char c : bytes) {
-      if (c == '\n') {
-        flush();
-        continue;
-      }
-      if (c == '\r') continue;
-      if (line_.size() < kLogLineMax) {
-        // Terminal control characters from a hostile server never reach the user's terminal.
-        line_ += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-      } else {
-        truncated_ = true;
-      }
-    }
-  }
-  void flush() {
-    if (truncated_) line_ += "...";
-    progress_.received(line_);
-    line_.clear();
-    truncated_ = false;
-  }
-
- private:
-  Progress& progress_;
-  std::string line_;
-  bool truncated_ = false;
-};
-
 }  // namespace
 
-DriverResult drive_session(Fd socket, smtp::Session& session, tls::Context& tls_context,
-                           const tls::HandshakeParams& tls_params, const message::Spool& message,
-                           Progress& progress, const Timeouts& timeouts) {
+Connection::Connection(Fd socket, tls::Context& tls_context, tls::HandshakeParams tls_params,
+                       Progress& progress, const Timeouts& timeouts)
+    : plain_(std::make_unique<net::SocketStream>(std::move(socket))),
+      tls_context_(tls_context),
+      tls_params_(std::move(tls_params)),
+      progress_(progress),
+      timeouts_(timeouts) {}
+
+Connection::~Connection() = default;
+
+net::Stream& Connection::stream() {
+  if (secure_) return *secure_;
+  return *plain_;
+}
+
+Result<void> Connection::flush(Deadline deadline) {
+  if (corked_.empty()) return {};
+  auto w = stream().write_all(corked_, deadline);
+  corked_.clear();
+  waiting_ = true;
+  return w;
+}
+
+// Splits server bytes into lines for the transcript without trusting their length; terminal
+// control characters from a hostile server never reach the user's terminal.
+void Connection::transcript(std::string_view bytes) {
+  for (char c : bytes) {
+    if (c == '\n') {
+      if (transcript_truncated_) transcript_line_ += "...";
+      progress_.received(transcript_line_);
+      transcript_line_.clear();
+      transcript_truncated_ = false;
+    } else if (c == '\r') {
+      continue;
+    } else if (transcript_line_.size() < kLogLineMax) {
+      transcript_line_ += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+    } else {
+      transcript_truncated_ = true;
+    }
+  }
+}
+
+DriverResult Connection::run(smtp::Session& session, const message::Spool& message) {
   DriverResult result;
-  auto plain = std::make_unique<net::SocketStream>(std::move(socket));
-  std::unique_ptr<tls::TlsStream> secure;
-  auto stream = [&]() -> net::Stream& {
-    if (secure) return *secure;
-    return *plain;
-  };
-  TranscriptLines transcript(progress);
-  std::array<char, 16 * 1024> buf{};
-  std::string corked;    // commands not yet written: they go out with the next write
-  bool waiting = true;  // the next read completes a round trip (the greeting is the first)
-
-  auto flush = [&](Deadline deadline) -> Result<void> {
-    if (corked.empty()) return {};
-    auto w = stream().write_all(corked, deadline);
-    corked.clear();
-    waiting = true;
-    return w;
-  };
-
-  for (bool done = false; !done;) {
+  round_trips_ = 0;
+  for (bool stop = false; !stop;) {
     smtp::Action action = session.next();
     std::visit(Overloaded{
                    [&](smtp::Send& s) {
-                     for (const auto& line : s.log_lines) progress.sent(line);
-                     corked += s.bytes;
+                     for (const auto& line : s.log_lines) progress_.sent(line);
+                     corked_ += s.bytes;
                    },
                    [&](smtp::Receive&) {
-                     if (auto w = flush(timeouts.for_phase(session.phase())); !w) {
+                     if (auto w = flush(timeouts_.for_phase(session.phase())); !w) {
                        session.connection_lost(std::move(w).error());
                        return;
                      }
-                     auto n = stream().read_some(buf, timeouts.for_phase(session.phase()));
+                     auto n = stream().read_some(buf_, timeouts_.for_phase(session.phase()));
                      if (!n) {
                        session.connection_lost(std::move(n).error());
                        return;
@@ -95,85 +83,113 @@ DriverResult drive_session(Fd socket, smtp::Session& session, tls::Context& tls_
                            temporary_error(Stage::connect, "the server closed the connection"));
                        return;
                      }
-                     if (waiting) {
-                       ++result.round_trips;
-                       waiting = false;
+                     if (waiting_) {
+                       ++round_trips_;
+                       waiting_ = false;
                      }
-                     std::string_view got(buf.data(), *n);
-                     transcript.add(got);
+                     std::string_view got(buf_.data(), *n);
+                     transcript(got);
                      session.feed(got);
                    },
                    [&](smtp::StartTls&) {
-                     if (auto w = flush(timeouts.for_phase(session.phase())); !w) {
+                     if (auto w = flush(timeouts_.for_phase(session.phase())); !w) {
                        session.connection_lost(std::move(w).error());
                        return;
                      }
-                     auto hs = tls::handshake(plain->release_fd(), tls_context, tls_params,
-                                              timeouts.for_tls_handshake());
-                     ++result.round_trips;
-                     waiting = false;
+                     auto hs = tls::handshake(plain_->release_fd(), tls_context_, tls_params_,
+                                              timeouts_.for_tls_handshake());
+                     ++round_trips_;
+                     waiting_ = false;
                      if (!hs) {
-                       progress.note("TLS handshake failed: " + hs.error().detail);
+                       progress_.note("TLS handshake failed: " + hs.error().detail);
                        result.tls_failure = hs.error();
                        session.tls_failed(std::move(hs).error());
                        return;
                      }
-                     secure = std::move(*hs);
-                     const tls::Info& info = secure->info();
-                     progress.note("TLS established: " + info.version + " " + info.cipher +
-                                   ", server key SPKI SHA-256 " + info.spki_sha256 +
-                                   (info.pkix_valid
-                                        ? " (PKIX-valid certificate)"
-                                        : " (certificate not verified: " + info.pkix_error + ")"));
-                     result.tls = info;
-                     // Verified (DANE or PKIX) when verification was asked for: the handshake fails
-                     // otherwise.
-                     session.tls_started(tls_params.verify != tls::Verify::none);
+                     secure_ = std::move(*hs);
+                     const tls::Info& info = secure_->info();
+                     std::string how;
+                     if (info.dane_verified)
+                       how = " (DANE: matched TLSA " + info.dane_record + " at depth " +
+                             std::to_string(info.dane_depth) + ")";
+                     else if (info.pkix_valid)
+                       how = " (PKIX-valid certificate)";
+                     else
+                       how = " (certificate not verified: " + info.pkix_error + ")";
+                     progress_.note("TLS established: " + info.version + " " + info.cipher +
+                                    ", server key SPKI SHA-256 " + info.spki_sha256 + how);
+                     tls_info_ = info;
+                     // Authenticated (DANE or PKIX) when verification was asked for: the handshake
+                     // fails otherwise.
+                     session.tls_started(tls_params_.verify != tls::Verify::none);
                    },
                    [&](smtp::SendBody& b) {
-                     progress.sent("(message body, " + std::to_string(message.size()) + " octets" +
-                                   (b.dot_stuffed ? ", dot-stuffed)" : ")"));
-                     // The first body chunk carries the corked commands: one write for the whole
-                     // group.
+                     progress_.sent("(message body, " + std::to_string(message.size()) + " octets" +
+                                    (b.dot_stuffed ? ", dot-stuffed)" : ")"));
+                     // The first body chunk carries the corked commands: one write for the group.
                      auto sink = [&](std::string_view chunk) -> Result<void> {
-                       Deadline d = timeouts.for_data_block();
-                       if (!corked.empty()) {
-                         corked += chunk;
+                       Deadline d = timeouts_.for_data_block();
+                       if (!corked_.empty()) {
+                         corked_ += chunk;
                          return flush(d);
                        }
-                       waiting = true;
+                       waiting_ = true;
                        return stream().write_all(chunk, d);
                      };
                      // DATA needs RFC 5321 §4.5.2 transparency; BDAT (RFC 3030) sends the octets
                      // exactly as counted in its size argument.
                      auto w = b.dot_stuffed ? message::write_dot_stuffed(message, sink)
                                             : message.for_each_chunk(sink);
-                     if (w) w = flush(timeouts.for_data_block());  // an empty BDAT body
+                     if (w) w = flush(timeouts_.for_data_block());  // an empty BDAT body
                      if (!w) {
                        session.connection_lost(std::move(w).error());
                        return;
                      }
                      session.body_sent();
                    },
-                   [&](smtp::Idle&) { done = true; },
-                   [&](smtp::Done&) { done = true; },
+                   [&](smtp::Idle&) { stop = true; },
+                   [&](smtp::Done&) {
+                     stop = true;
+                     finish(session);
+                   },
                },
                action);
   }
+  result.tls = tls_info_;
+  result.round_trips = round_trips_;
+  return result;
+}
+
+void Connection::close(smtp::Session& session) {
+  if (finished_) return;
+  session.quit();
+  // quit() queues QUIT; collect what the session hands over until it is done.
+  for (int i = 0; i < 4; ++i) {
+    smtp::Action action = session.next();
+    auto* send = std::get_if<smtp::Send>(&action);
+    if (send == nullptr) break;
+    for (const auto& line : send->log_lines) progress_.sent(line);
+    corked_ += send->bytes;
+  }
+  finish(session);
+}
+
+void Connection::finish(smtp::Session& session) {
+  if (finished_) return;
+  finished_ = true;
   // QUIT (and anything else corked) goes out; its reply is a courtesy and never changes the
   // outcome.
-  if (!corked.empty() && flush(timeouts.for_phase(smtp::Phase::quit)) && session.quit_sent()) {
-    Deadline grace = timeouts.for_phase(smtp::Phase::quit);
+  Deadline grace = timeouts_.for_phase(smtp::Phase::quit);
+  if (!corked_.empty() && flush(grace) && session.quit_sent()) {
     for (;;) {
-      auto n = stream().read_some(buf, grace);
+      auto n = stream().read_some(buf_, grace);
       if (!n || *n == 0) break;
-      std::string_view got(buf.data(), *n);
-      transcript.add(got);
+      std::string_view got(buf_.data(), *n);
+      transcript(got);
       if (got.find('\n') != std::string_view::npos) break;
     }
   }
-  if (secure) (void)secure->shutdown(timeouts.for_phase(smtp::Phase::quit));
-  return result;
+  if (secure_) (void)secure_->shutdown(grace);
 }
 
 }  // namespace mx::delivery

@@ -1,10 +1,12 @@
-// Runs one sans-I/O smtp::Session over a real connection: writes what it asks, reads and feeds
-// replies under the RFC 5321 §4.5.3.2 timeout of the current phase, performs STARTTLS, streams the
-// body.
+// Runs sans-I/O smtp::Sessions over a real connection: writes what the session asks, reads and
+// feeds replies under the RFC 5321 §4.5.3.2 timeout of the current phase, performs STARTTLS and
+// streams the body. A connection can carry several messages (SessionOptions::keep_open).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "core/progress.hpp"
 #include "delivery/timeouts.hpp"
@@ -19,17 +21,48 @@
 namespace mx::delivery {
 
 struct DriverResult {
-  std::optional<tls::Info> tls;      // set when STARTTLS succeeded
+  std::optional<tls::Info> tls;      // set once STARTTLS succeeded on this connection
   std::optional<Error> tls_failure;  // set when the TLS handshake failed
-  int round_trips = 0;               // times the client waited for the server
+  int round_trips = 0;               // times the client waited for the server during this run
 };
 
-/// Drives `session` to completion over the connected socket. Writes are corked: everything the
-/// session sends before it next waits for the server goes out in one write (RFC 2920 §3.1). The
-/// session's outcome() then says what happened; transport failures are reported into the session
-/// (connection_lost/tls_failed).
-DriverResult drive_session(Fd socket, smtp::Session& session, tls::Context& tls_context,
-                           const tls::HandshakeParams& tls_params, const message::Spool& message,
-                           Progress& progress, const Timeouts& timeouts);
+class Connection {
+ public:
+  Connection(Fd socket, tls::Context& tls_context, tls::HandshakeParams tls_params,
+             Progress& progress, const Timeouts& timeouts);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  /// Drives `session` until it is Idle (keep_open) or Done, streaming `message` when asked.
+  /// Writes are corked: everything the session sends before it next waits for the server goes
+  /// out in one write (RFC 2920 §3.1). Transport failures are reported into the session.
+  DriverResult run(smtp::Session& session, const message::Spool& message);
+
+  /// Ends an idle session politely: QUIT, a short grace for its reply, TLS close_notify.
+  void close(smtp::Session& session);
+
+ private:
+  net::Stream& stream();
+  Result<void> flush(Deadline deadline);
+  void finish(smtp::Session& session);
+
+  std::unique_ptr<net::SocketStream> plain_;
+  std::unique_ptr<tls::TlsStream> secure_;
+  tls::Context& tls_context_;
+  tls::HandshakeParams tls_params_;
+  Progress& progress_;
+  const Timeouts& timeouts_;
+  std::optional<tls::Info> tls_info_;
+  std::string corked_;   // commands not yet written: they go out with the next write
+  bool waiting_ = true;  // the next read completes a round trip (the greeting is the first)
+  int round_trips_ = 0;
+  std::string transcript_line_;  // server bytes of the current line, for the transcript
+  bool transcript_truncated_ = false;
+  std::array<char, 16 * 1024> buf_{};
+  bool finished_ = false;
+
+  void transcript(std::string_view bytes);
+};
 
 }  // namespace mx::delivery

@@ -46,8 +46,8 @@ std::string build_greeting(bool with_credentials) {
 Result<std::uint8_t> parse_method_selection(std::string_view reply, bool offered_credentials,
                                             std::string_view proxy) {
   if (reply.size() != kMethodReplySize)
-    return fail(protocol_error(proxy, "method selection reply of " +
-                                          std::to_string(reply.size()) + " octets, expected 2"));
+    return fail(protocol_error(proxy, "method selection reply of " + std::to_string(reply.size()) +
+                                          " octets, expected 2"));
   if (octet(reply, 0) != kVersion)
     return fail(protocol_error(proxy, "not a SOCKS5 proxy (version " + hex_octet(octet(reply, 0)) +
                                           " in its method selection)"));
@@ -56,8 +56,8 @@ Result<std::uint8_t> parse_method_selection(std::string_view reply, bool offered
     // Temporary like every proxy failure: the message is fine, the local proxy settings are
     // not; a queueing caller should keep it while they are fixed.
     return fail(temporary_error(
-        Stage::connect, prefix(proxy) + (offered_credentials
-                                             ? "rejected our authentication methods "
+        Stage::connect,
+        prefix(proxy) + (offered_credentials ? "rejected our authentication methods "
                                                "(none, username/password)"
                                              : "requires authentication; give user:pass@ in the "
                                                "proxy URL")));
@@ -65,15 +65,16 @@ Result<std::uint8_t> parse_method_selection(std::string_view reply, bool offered
   if (method == kMethodNone) return method;
   if (method == kMethodUserPass && offered_credentials) return method;
   // RFC 1928 §3: the server selects from the methods the client offered.
-  return fail(protocol_error(proxy, "selected authentication method " + hex_octet(method) +
-                                        ", which we did not offer"));
+  return fail(protocol_error(
+      proxy, "selected authentication method " + hex_octet(method) + ", which we did not offer"));
 }
 
 Result<std::string> build_auth_request(const Credentials& credentials, std::string_view proxy) {
   // RFC 1929 §2: ULEN and PLEN are single octets of at least 1.
   auto check = [&](const std::string& field, const char* name) -> Result<void> {
     if (field.empty() || field.size() > 255)
-      return fail(permanent_error(Stage::config, prefix(proxy) + name + " must be 1 to 255 octets (" +
+      return fail(permanent_error(Stage::config, prefix(proxy) + name +
+                                                     " must be 1 to 255 octets (" +
                                                      std::to_string(field.size()) + " given)"));
     return {};
   };
@@ -90,12 +91,12 @@ Result<std::string> build_auth_request(const Credentials& credentials, std::stri
 
 Result<void> parse_auth_reply(std::string_view reply, std::string_view proxy) {
   if (reply.size() != kAuthReplySize)
-    return fail(protocol_error(proxy, "authentication reply of " + std::to_string(reply.size()) +
-                                          " octets, expected 2"));
+    return fail(protocol_error(
+        proxy, "authentication reply of " + std::to_string(reply.size()) + " octets, expected 2"));
   // RFC 1929 §2 says VER is 0x01, but some servers echo the SOCKS version 0x05; accept both.
   if (octet(reply, 0) != kAuthVersion && octet(reply, 0) != kVersion)
-    return fail(protocol_error(
-        proxy, "bad authentication reply version " + hex_octet(octet(reply, 0))));
+    return fail(
+        protocol_error(proxy, "bad authentication reply version " + hex_octet(octet(reply, 0))));
   if (octet(reply, 1) != 0) {
     Error e = temporary_error(Stage::connect, prefix(proxy) +
                                                   "username/password authentication failed "
@@ -159,8 +160,7 @@ Error reply_error(std::uint8_t code, std::string_view proxy) {
   // IPv4/IPv6 addresses): the same request through it can never succeed, so retrying is
   // pointless. Everything else depends on the network or the proxy's state: temporary.
   const bool request_invalid = code == 0x07 || code == 0x08;
-  std::string detail =
-      prefix(proxy) + reply_text(code) + " (reply " + std::to_string(code) + ")";
+  std::string detail = prefix(proxy) + reply_text(code) + " (reply " + std::to_string(code) + ")";
   return request_invalid ? permanent_error(Stage::connect, std::move(detail))
                          : temporary_error(Stage::connect, std::move(detail));
 }
@@ -170,8 +170,8 @@ Result<std::optional<ConnectReply>> parse_connect_reply(std::string_view data, s
   // RFC 1928 §6: VER REP RSV ATYP BND.ADDR BND.PORT.
   constexpr std::size_t kHead = 4;
   if (!data.empty() && octet(data, 0) != kVersion)
-    return fail(protocol_error(proxy, "not a SOCKS5 reply (version " + hex_octet(octet(data, 0)) +
-                                          ")"));
+    return fail(
+        protocol_error(proxy, "not a SOCKS5 reply (version " + hex_octet(octet(data, 0)) + ")"));
   if (data.size() >= 2 && octet(data, 1) != 0) return fail(reply_error(octet(data, 1), proxy));
   if (data.size() < kHead) {
     *need = kHead;
@@ -198,8 +198,8 @@ Result<std::optional<ConnectReply>> parse_connect_reply(std::string_view data, s
       addr_start = kHead + 1;
       break;
     default:
-      return fail(protocol_error(proxy, "reply with unknown address type " +
-                                            hex_octet(reply.atyp)));
+      return fail(
+          protocol_error(proxy, "reply with unknown address type " + hex_octet(reply.atyp)));
   }
   const std::size_t total = addr_start + addr_len + 2;
   if (data.size() < total) {
@@ -217,7 +217,8 @@ Result<std::optional<ConnectReply>> parse_connect_reply(std::string_view data, s
     inet_ntop(reply.atyp == kAtypIpv4 ? AF_INET : AF_INET6, addr.data(), text, sizeof text);
     reply.bound_address = text;
   }
-  reply.bound_port = static_cast<std::uint16_t>(octet(data, total - 2) << 8 | octet(data, total - 1));
+  reply.bound_port =
+      static_cast<std::uint16_t>(octet(data, total - 2) << 8 | octet(data, total - 1));
   reply.consumed = total;
   *need = total;
   return std::optional<ConnectReply>(std::move(reply));

@@ -89,8 +89,8 @@ class Negotiation {
         continue;
       }
       if (got == 0)
-        return fail(temporary_error(Stage::connect, prefix() + "closed the connection during " +
-                                                        phase));
+        return fail(
+            temporary_error(Stage::connect, prefix() + "closed the connection during " + phase));
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(io_error(phase, errno));
       if (auto w = wait(Io::read, phase); !w) return w;
@@ -128,8 +128,9 @@ Result<ProxyUrl> parse_proxy_url(std::string_view url) {
     return fail(url_error(url, "expected socks5://[user:pass@]IP:port"));
   std::string_view scheme = url.substr(0, sep);
   if (iequals(scheme, "socks5h"))
-    return fail(url_error(url, "socks5h (the proxy resolves names) is not supported: mxclient "
-                               "resolves and validates MX addresses itself"));
+    return fail(url_error(url,
+                          "socks5h (the proxy resolves names) is not supported: mxclient "
+                          "resolves and validates MX addresses itself"));
   if (!iequals(scheme, "socks5")) return fail(url_error(url, "the scheme must be socks5://"));
   std::string_view rest = url.substr(kScheme.size());
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
@@ -177,8 +178,9 @@ Result<ProxyUrl> parse_proxy_url(std::string_view url) {
     }
     if (host.empty()) return fail(url_error(url, "no proxy address"));
     if (!is_ip_literal(host))
-      return fail(url_error(url, "the proxy host must be an IP address; names are not resolved "
-                                 "(mxclient never asks the system resolver)"));
+      return fail(url_error(url,
+                            "the proxy host must be an IP address; names are not resolved "
+                            "(mxclient never asks the system resolver)"));
   }
 
   out.proxy.ip = std::string(host);

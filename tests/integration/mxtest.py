@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import uuid
@@ -60,6 +61,24 @@ MAIL_DIR = Path(ENV["mail_dir"])
 ROOT_KEY = ENV["dns"]["root_key"]
 ROOT_HINTS = ENV["dns"]["root_hints"]
 RESOLVER = ENV["dns"]["resolver"]["addr"]
+CA_PEM = ENV.get("ca_pem")  # the test CA (DANE-TA trust anchor, PKIX trust for MTA-STS)
+
+
+def help_text():
+    p = subprocess.run([MXCLIENT, "--help"], capture_output=True, timeout=10)
+    return (p.stdout + p.stderr).decode(errors="replace")
+
+
+def require_options(*options, env_keys=()):
+    """Exits with 77 (skipped) when the binary's --help lacks one of options or the testbed's
+    env.json lacks one of env_keys: for modules written ahead of the feature they test."""
+    text = help_text()
+    missing = [o for o in options if o not in text]
+    if missing:
+        _die(SKIP, f"SKIPPED: {MXCLIENT} --help does not mention {', '.join(missing)}")
+    missing = [k for k in env_keys if k not in ENV]
+    if missing:
+        _die(SKIP, f"SKIPPED: the running testbed predates {', '.join(missing)}; restart it")
 
 
 def is_sanitized_build():
@@ -103,18 +122,92 @@ class Run:
                 f"{self.stderr.decode(errors='replace')[-4000:]}")
 
 
+# Caches mxclient keeps under $XDG_CACHE_HOME (the MTA-STS policy cache) go to a directory of
+# this test process, never to the user's own cache; tests that care pass --sts-cache.
+_CACHE_HOME = tempfile.TemporaryDirectory(prefix="mxtest-cache-")
+
+
 def run_mxclient(rcpts, data=b"", stdin=None, timeout=60, **kw):
     """Runs mxclient with data (bytes) on stdin, or with the given stdin file object/fd."""
     argv = mxclient_argv(rcpts, **kw)
+    env = dict(os.environ, XDG_CACHE_HOME=_CACHE_HOME.name)
     try:
         if stdin is None:
-            p = subprocess.run(argv, input=data, capture_output=True, timeout=timeout)
+            p = subprocess.run(argv, input=data, capture_output=True, timeout=timeout, env=env)
         else:
-            p = subprocess.run(argv, stdin=stdin, capture_output=True, timeout=timeout)
+            p = subprocess.run(argv, stdin=stdin, capture_output=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"mxclient did not finish within {timeout} s: {' '.join(argv)}\n"
                              f"{(e.stdout or b'').decode(errors='replace')[-4000:]}")
     return Run(argv, p.returncode, p.stdout, p.stderr)
+
+
+# "delivered to <rcpt> via <host> [<ip>] (<security>): <reply>"; the security part is optional
+# so that the parser also reads lines of builds without it.
+_DELIVERED = re.compile(r"^delivered to <?(?P<rcpt>[^<>\s]+)>? via (?P<host>\S+) "
+                        r"\[(?P<ip>[^\]]+)\](?: \((?P<security>.*?)\))?: (?P<reply>.*)$")
+
+
+def delivery_lines(run):
+    """{recipient (lowercase): {host, ip, security, reply}} from a run's stdout."""
+    out = {}
+    for line in run.stdout.decode(errors="replace").splitlines():
+        m = _DELIVERED.match(line)
+        if m:
+            out[m["rcpt"].lower()] = m.groupdict()
+    return out
+
+
+def notes(run):
+    """The transcript's notes: stdout lines starting with "*** ", without that prefix."""
+    return [line[4:] for line in run.stdout.decode(errors="replace").splitlines()
+            if line.startswith("*** ")]
+
+
+# ---------------------------------------------------------------------------------------------
+# MTA-STS policy cache files, as src/mtasts/cache.cpp writes them (format version 1):
+#     mxclient-mta-sts-cache 1\n
+#     id: <TXT id>\n  fetched: <unix time>\n  expires: <unix time>\n  length: <bytes>\n
+#     \n<policy text exactly as served>
+# one file per policy domain, named by the lower-case domain. KEEP IN SYNC with cache.cpp:
+# the seeding helper below writes that format directly; test_mtasts.py's
+# test_policy_is_cached_after_fetch reads a file mxclient wrote, so a format change shows there.
+STS_CACHE_MAGIC = b"mxclient-mta-sts-cache 1\n"
+
+
+def sts_policy_text(mode, *mx, max_age=86400):
+    """A policy file body (RFC 8461 section 3.2) with CRLF line endings."""
+    lines = [("version", "STSv1"), ("mode", mode), *[("mx", m) for m in mx],
+             ("max_age", str(max_age))]
+    return "".join(f"{k}: {v}\r\n" for k, v in lines)
+
+
+def seed_sts_cache(cache_dir, domain, policy_id, policy_text, fetched_at=None, expires_at=None):
+    """Writes a cache entry for domain (default: fetched an hour ago, expires in a day)."""
+    now = int(time.time())
+    fetched_at = now - 3600 if fetched_at is None else int(fetched_at)
+    expires_at = now + 86400 if expires_at is None else int(expires_at)
+    body = policy_text.encode()
+    data = (STS_CACHE_MAGIC + f"id: {policy_id}\nfetched: {fetched_at}\nexpires: {expires_at}\n"
+            f"length: {len(body)}\n\n".encode() + body)
+    Path(cache_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = Path(cache_dir) / domain.lower()
+    path.write_bytes(data)
+    return path
+
+
+def read_sts_cache(cache_dir, domain):
+    """{id, fetched, expires, policy} of a cache file, or None when there is none."""
+    path = Path(cache_dir) / domain.lower()
+    if not path.exists():
+        return None
+    data = path.read_bytes()
+    if not data.startswith(STS_CACHE_MAGIC):
+        raise AssertionError(f"{path}: not an mxclient MTA-STS cache file: {data[:80]!r}")
+    head, _, body = data[len(STS_CACHE_MAGIC):].partition(b"\n\n")
+    fields = dict(line.split(": ", 1) for line in head.decode().splitlines())
+    return {"id": fields["id"], "fetched": int(fields["fetched"]),
+            "expires": int(fields["expires"]), "policy": body.decode()}
 
 
 def maildir(addr):
@@ -209,6 +302,25 @@ class MxTestCase(unittest.TestCase):
         if via is not None:
             self.assertEqual(received_by(added), via, f"Received header: {added!r}")
         return added
+
+    def assert_delivery_line(self, run, rcpt, host=None, security=None):
+        """The stdout line for rcpt exists; host is the MX host name mxclient names, security
+        a regular expression the "(<security>)" part must match from its start."""
+        lines = delivery_lines(run)
+        line = lines.get(rcpt.lower())
+        self.assertIsNotNone(line, f"no 'delivered to' line for {rcpt}{run.describe()}")
+        if host is not None:
+            self.assertEqual(line["host"], host, run.describe())
+        if security is not None:
+            self.assertIsNotNone(line["security"], f"no (security) in the line{run.describe()}")
+            self.assertRegex(line["security"], "^(?:" + security + ")", run.describe())
+        return line
+
+    def assert_note(self, run, pattern):
+        """Some "*** " note matches the regular expression pattern (searched, any case)."""
+        found = [n for n in notes(run) if re.search(pattern, n, re.I)]
+        self.assertTrue(found, f"no note matching {pattern!r}{run.describe()}")
+        return found
 
     def assert_nothing_delivered(self, addr):
         self.assertEqual(delivered_files(addr), [], f"unexpected mail in {maildir(addr)}")

@@ -213,6 +213,166 @@ class SmtpTest(unittest.TestCase):
         self.assertEqual(content[m.end():], body.replace(b"\r\n", b"\n"))
 
 
+def tlsa_rrdata(host):
+    """The TLSA records at _25._tcp.<host> as "u s m hex" strings (validated resolver)."""
+    rcode, flags, answers = drill(f"_25._tcp.{host}.", "TLSA")
+    return [" ".join(a[1:4] + ["".join(a[4:]).lower()]) for a in answers if a[0] == "TLSA"]
+
+
+def dane_check(host, addr, records=None):
+    """Runs openssl s_client with DANE (records, default: the host's published TLSA) against a
+    listener; returns (verified, output). DANE-EE skips name checks (RFC 7672 section 3.1.1)."""
+    records = tlsa_rrdata(host) if records is None else records
+    args = ["openssl", "s_client", "-brief", "-starttls", "smtp", "-connect", f"{addr}:25",
+            "-servername", host, "-dane_tlsa_domain", host, "-dane_ee_no_namechecks",
+            "-verify_return_error"]
+    for r in records:
+        args += ["-dane_tlsa_rrdata", r]
+    p = subprocess.run(args, input=b"QUIT\r\n", capture_output=True, timeout=15)
+    out = (p.stdout + p.stderr).decode(errors="replace")
+    return "Verification: OK" in out and "DANE TLSA" in out, out
+
+
+class DaneScenarioTest(unittest.TestCase):
+    """The DANE scenarios of tests/integration/test_dane.py, checked with OpenSSL's own DANE
+    code and drill, without mxclient."""
+
+    def test_matching_records_verify(self):
+        for host, addr in [("d311", "127.0.25.1"), ("d301", "127.0.25.1"),
+                           ("d312", "127.0.25.1"), ("d300", "127.0.25.1"),
+                           ("dexpired", "127.0.25.7"), ("ta201", "127.0.25.8"),
+                           ("ta211", "127.0.25.8"), ("ta200", "127.0.25.9"),
+                           ("dtarget", "127.0.25.1"), ("dalias2", "127.0.25.1")]:
+            ok, out = dane_check(f"{host}.secure.example", addr)
+            self.assertTrue(ok, f"{host}: {out}")
+
+    def test_record_shapes(self):
+        want = {"d311": "3 1 1", "d301": "3 0 1", "d312": "3 1 2", "d300": "3 0 0",
+                "ta201": "2 0 1", "ta211": "2 1 1", "ta200": "2 0 0", "tawrong": "2 0 1"}
+        for host, prefix in want.items():
+            recs = tlsa_rrdata(f"{host}.secure.example")
+            self.assertEqual(len(recs), 1, host)
+            self.assertTrue(recs[0].startswith(prefix + " "), (host, recs))
+        self.assertEqual(sorted(r[:5] for r in tlsa_rrdata("dunusable.secure.example")),
+                         ["0 0 1", "1 1 1"])
+
+    def test_failing_records_do_not_verify(self):
+        for host, addr in [("ta211n", "127.0.25.9"),   # digest of a TA that is not sent
+                           ("tawrong", "127.0.25.10"),  # TA fine, name wrong
+                           ("dbad", "127.0.25.7"),      # digest of another key
+                           ("dalias", "127.0.25.1")]:   # the alias's own (ignored) record
+            ok, out = dane_check(f"{host}.secure.example", addr)
+            self.assertFalse(ok, f"{host}: {out}")
+
+    def test_expired_cert_is_expired_and_misnamed(self):
+        text = subprocess.run(["openssl", "x509", "-in", ENV["smtp"]["mx7"]["cert"], "-noout",
+                               "-enddate", "-ext", "subjectAltName"], capture_output=True,
+                              check=True).stdout.decode()
+        self.assertIn("notAfter=Feb  1 00:00:00 2020 GMT", text)
+        self.assertIn("DNS:expired.wrong.invalid", text)
+
+    def test_chains(self):
+        def count(path):
+            return Path(path).read_text().count("BEGIN CERTIFICATE")
+        self.assertEqual(count(ENV["smtp"]["mx8"]["chain"]), 2)
+        self.assertEqual(count(ENV["smtp"]["mx9"]["chain"]), 1)
+
+    def test_dns_status(self):
+        # secure NODATA/NXDOMAIN at the expanded name: fallback to the alias's records.
+        rcode, flags, _ = drill("_25._tcp.dtarget2.secure.example.", "TLSA")
+        self.assertIn(rcode, ("NOERROR", "NXDOMAIN"))
+        self.assertIn("ad", flags)
+        # TLSA in the unsigned zone: present, not secure.
+        rcode, flags, answers = drill("_25._tcp.mxtlsa.insecure.example.", "TLSA")
+        self.assertEqual((rcode, "ad" in flags, len(answers)), ("NOERROR", False, 1))
+        # Only the TLSA answers of bogustlsa.example are bogus.
+        self.assertEqual(drill("_25._tcp.mx.bogustlsa.example.", "TLSA")[0], "SERVFAIL")
+        for name, qtype in [("mx.bogustlsa.example.", "A"), ("bogustlsa.example.", "MX"),
+                            ("two.bogustlsa.example.", "MX")]:
+            rcode, flags, _ = drill(name, qtype)
+            self.assertEqual((rcode, "ad" in flags), ("NOERROR", True), name)
+        rcode, _, answers = drill("_25._tcp.mx.bogustlsa.example.", "TLSA", server=AUTH)
+        self.assertEqual((rcode, len(answers)), ("NOERROR", 1))
+
+    def test_no_starttls_hosts_have_tlsa(self):
+        for host in ("dnotls", "dunusablenotls"):
+            self.assertEqual(drill(f"{host}.secure.example.", "A")[2], [["A", "127.0.25.3"]])
+            self.assertTrue(tlsa_rrdata(f"{host}.secure.example"))
+
+
+class MtaStsScenarioTest(unittest.TestCase):
+    """The MTA-STS policy host and DNS data of tests/integration/test_mtasts.py."""
+
+    def get(self, domain, path="/.well-known/mta-sts.txt"):
+        sts = ENV["mta_sts"]
+        return testbed.https_get(sts["addr"], f"mta-sts.{domain}", path, ENV["ca_pem"])
+
+    def test_policies_served(self):
+        for domain, text in ENV["mta_sts"]["policies"].items():
+            self.assertEqual(self.get(domain), (200, text.encode()), domain)
+
+    def test_policy_text(self):
+        self.assertEqual(ENV["mta_sts"]["policies"]["sts-enforce.insecure.example"],
+                         "version: STSv1\r\nmode: enforce\r\nmx: mxsts.insecure.example\r\n"
+                         "max_age: 86400\r\n")
+
+    def test_other_paths_404(self):
+        self.assertEqual(self.get("sts-enforce.insecure.example", "/")[0], 404)
+        self.assertEqual(self.get("sts-enforce.insecure.example", "/.well-known/x")[0], 404)
+
+    def test_redirect_and_missing_policy(self):
+        for src, dst in ENV["mta_sts"]["redirects"].items():
+            status, _ = self.get(src)
+            self.assertEqual(status, 301, src)
+            raw = self.raw_get(src)
+            self.assertIn(f"Location: https://mta-sts.{dst}/.well-known/mta-sts.txt", raw)
+        for d in ENV["mta_sts"]["no_policy"]:
+            self.assertEqual(self.get(d)[0], 404, d)
+
+    def raw_get(self, domain):
+        ctx = ssl.create_default_context(cafile=ENV["ca_pem"])
+        with socket.create_connection((ENV["mta_sts"]["addr"], 443), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=f"mta-sts.{domain}") as s:
+                s.sendall(f"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.{domain}\r\n"
+                          "Connection: close\r\n\r\n".encode())
+                data = b""
+                while chunk := s.recv(4096):
+                    data += chunk
+        return data.decode(errors="replace")
+
+    def test_policy_cert_needs_the_ca(self):
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            with socket.create_connection((ENV["mta_sts"]["addr"], 443), timeout=5) as raw:
+                ssl.create_default_context().wrap_socket(
+                    raw, server_hostname="mta-sts.sts-enforce.insecure.example")
+
+    def test_nofetch_host_refuses(self):
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection((ENV["mta_sts"]["dead_addr"], 443), timeout=5).close()
+
+    def test_dns(self):
+        ids = {"sts-enforce": "enforce1", "sts-mismatch": "mismatch1", "sts-badcert": "badcert1",
+               "sts-testing": "testing1", "sts-nofetch": "nofetch1", "sts-idchange": "new2",
+               "sts-redirect": "redirect1", "sts-404": "nf1"}
+        for d, sts_id in ids.items():
+            rcode, flags, answers = drill(f"_mta-sts.{d}.insecure.example.", "TXT")
+            self.assertEqual(answers, [["TXT", '"v=STSv1;', f'id={sts_id};"']], d)
+            self.assertNotIn("ad", flags)
+            addr = ENV["mta_sts"]["dead_addr" if d == "sts-nofetch" else "addr"]
+            self.assertEqual(drill(f"mta-sts.{d}.insecure.example.", "A")[2], [["A", addr]])
+        rcode, flags, answers = drill("_mta-sts.sts-dane.secure.example.", "TXT")
+        self.assertEqual((answers, "ad" in flags), ([["TXT", '"v=STSv1;', 'id=dane1;"']], True))
+        self.assertEqual(tlsa_rrdata("d311.secure.example")[0][:5], "3 1 1")
+
+    def test_mx_certificates(self):
+        with smtp("mx11") as s:
+            s.starttls(context=tls_context(ENV["ca_pem"], "mxsts.insecure.example"))
+            self.assertEqual(s.noop()[0], 250)
+        with smtp("mx12") as s:
+            with self.assertRaises(ssl.SSLCertVerificationError):
+                s.starttls(context=tls_context(ENV["ca_pem"], "mxsts-self.insecure.example"))
+
+
 class ScriptTest(unittest.TestCase):
     def deliver(self, root, rcpt, data=b"hello\n"):
         return subprocess.run([sys.executable, str(HERE / "deliver.py"), root, rcpt],

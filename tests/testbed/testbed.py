@@ -3,14 +3,16 @@
 # and a receive-only Postfix, generated fresh into a state directory, run as tracked children.
 """Start, stop or inspect the mxclient testbed.
 
-    testbed.py start DIR    generate keys, certs, zones and configs in DIR, start nsd, unbound
-                            and Postfix, check them, then write DIR/env.json (only on success)
-    testbed.py stop DIR     stop exactly the processes recorded in DIR/pids.json (nsd,
+    testbed.py start DIR    generate keys, certs, zones and configs in DIR, start nsd, unbound,
+                            Postfix and nginx, check them, then write DIR/env.json (only on
+                            success)
+    testbed.py stop DIR     stop exactly the processes recorded in DIR/pids.json (nsd, nginx,
                             unbound, Postfix's master and the keeper that reaps them)
     testbed.py status DIR   show what runs; exit 0 only if everything recorded is alive
 
 Addresses (all loopback): nsd 127.0.53.1:53, unbound 127.0.53.2:53, Postfix on
-127.0.25.1:25 (mx1), 127.0.25.2:25 (mx2), 127.0.25.3:25 (mx3) and [::1]:25 (mx6).
+127.0.25.1:25 (mx1), 127.0.25.2:25 (mx2), 127.0.25.3:25 (mx3), [::1]:25 (mx6) and the DANE /
+MTA-STS listeners 127.0.25.7-12:25 (see MXS), nginx (MTA-STS policy host) on 127.0.28.1:443.
 
 Zone data lives in tests/testbed/zones/*.zone. Placeholders like {{TLSA_311_MX1}} are filled by
 fill_template() from the values that placeholder_values() collects: DS records of the signed
@@ -32,6 +34,7 @@ import shutil
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -49,25 +52,93 @@ MARKER = ".mxclient-testbed"  # DIR is only ever wiped when this file says it is
 
 # Zones in signing order (children before parents, so their DS can go into the parent).
 # kind: "signed", "unsigned" or "bogus" (signed, but the parent's DS matches no key).
+# "bogus-tlsa": signed and validly delegated, but every RRSIG over a TLSA RRset is corrupted after
+# signing, so only the TLSA answers are bogus (A/AAAA/MX stay secure).
 ZONES = [
     ("secure.example.", "signed"),
     ("bogus.example.", "bogus"),
+    ("bogustlsa.example.", "bogus-tlsa"),
     ("insecure.example.", "unsigned"),
     ("example.", "signed"),
     (".", "signed"),
 ]
 
-# The SMTP listeners; tls is "self-signed", "ca-signed" or "none".
+# MTA-STS policy host (RFC 8461 section 3.3): nginx serves
+# https://mta-sts.<domain>/.well-known/mta-sts.txt for the domains below. Nothing listens on
+# STS_DEAD_ADDR (the policy host of sts-nofetch.insecure.example: connection refused).
+STS_ADDR = "127.0.28.1"
+STS_DEAD_ADDR = "127.0.28.2"
+HTTPS_PORT = 443
+
+
+def sts_policy(mode, *mx, max_age=86400):
+    return "".join(f"{k}: {v}\r\n" for k, v in
+                   [("version", "STSv1"), ("mode", mode), *[("mx", m) for m in mx],
+                    ("max_age", str(max_age))])
+
+
+# Keep in sync with the _mta-sts TXT records in zones/insecure.example.zone and
+# secure.example.zone (ids) and with tests/integration/test_mtasts.py.
+STS_POLICIES = {
+    "sts-enforce.insecure.example": sts_policy("enforce", "mxsts.insecure.example"),
+    "sts-mismatch.insecure.example": sts_policy("enforce", "mx.elsewhere.invalid"),
+    "sts-badcert.insecure.example": sts_policy("enforce", "mxsts-self.insecure.example"),
+    "sts-testing.insecure.example": sts_policy("testing", "mx.elsewhere.invalid"),
+    "sts-idchange.insecure.example": sts_policy("enforce", "*.insecure.example"),
+    # Signed, with DANE: DANE applies, not this (non-matching) policy (RFC 8461 section 2).
+    "sts-dane.secure.example": sts_policy("enforce", "mx.elsewhere.invalid"),
+}
+
+# Policy hosts that serve no policy (names in the policy host's certificate, no file): the
+# first answers with a redirect to sts-mismatch's policy (must not be followed, RFC 8461
+# section 3.3), the second with 404.
+STS_REDIRECT = {"sts-redirect.insecure.example": "sts-mismatch.insecure.example"}
+STS_NO_POLICY = ["sts-404.insecure.example"]
+
+# Certificates (ECDSA P-256), by name; the name is also the placeholder suffix (upper-cased:
+# SPKI_SHA256_TA, ...). issuer "self" (self-signed) or "ca" (the test CA, DIR/ca.pem);
+# expired: valid only in January 2020. The first SAN is also the CN.
+CERTS = {
+    "mx1": {"sans": ["mx1.secure.example"], "issuer": "self"},
+    "mx2": {"sans": ["mx2.secure.example"], "issuer": "ca"},
+    "mx6": {"sans": ["mx6.secure.example"], "issuer": "self"},
+    # DANE-EE ignores names and expiry (RFC 7672 section 3.1.1).
+    "mx7": {"sans": ["expired.wrong.invalid"], "issuer": "self", "expired": True},
+    # DANE-TA scenarios check names (RFC 7672 section 3.2.2): one SAN per MX host name.
+    "ta": {"sans": ["ta201.secure.example", "ta211.secure.example", "ta200.secure.example",
+                    "ta211n.secure.example"], "issuer": "ca"},
+    "tawrong": {"sans": ["mail.other.invalid"], "issuer": "ca"},
+    # MTA-STS MX hosts (PKIX, RFC 8461 section 4.2) and the policy host (section 3.3).
+    "sts": {"sans": ["mxsts.insecure.example"], "issuer": "ca"},
+    "stsself": {"sans": ["mxsts-self.insecure.example"], "issuer": "self"},
+    "policy": {"sans": [f"mta-sts.{d}" for d in [*STS_POLICIES, *STS_REDIRECT,
+                                                   *STS_NO_POLICY]], "issuer": "ca"},
+}
+
+# The SMTP listeners; tls is "self-signed", "ca-signed" or "none"; cert names an entry of CERTS
+# (default: the listener's name); send_ca False serves the leaf alone (default: leaf + CA).
 MXS = [
     {"name": "mx1", "host": "mx1.secure.example", "addr": "127.0.25.1", "tls": "self-signed"},
     {"name": "mx2", "host": "mx2.secure.example", "addr": "127.0.25.2", "tls": "ca-signed"},
     {"name": "mx3", "host": "mx3.secure.example", "addr": "127.0.25.3", "tls": "none"},
     {"name": "mx6", "host": "mx6.secure.example", "addr": "::1", "tls": "self-signed"},
+    {"name": "mx7", "host": "dexpired.secure.example", "addr": "127.0.25.7",
+     "tls": "self-signed"},
+    {"name": "mx8", "host": "ta.secure.example", "addr": "127.0.25.8", "tls": "ca-signed",
+     "cert": "ta"},
+    {"name": "mx9", "host": "ta-leaf.secure.example", "addr": "127.0.25.9", "tls": "ca-signed",
+     "cert": "ta", "send_ca": False},
+    {"name": "mx10", "host": "tawrong.secure.example", "addr": "127.0.25.10",
+     "tls": "ca-signed", "cert": "tawrong"},
+    {"name": "mx11", "host": "mxsts.insecure.example", "addr": "127.0.25.11",
+     "tls": "ca-signed", "cert": "sts"},
+    {"name": "mx12", "host": "mxsts-self.insecure.example", "addr": "127.0.25.12",
+     "tls": "self-signed", "cert": "stsself"},
 ]
 
 REQUIRED_TOOLS = ["nsd", "nsd-checkconf", "unbound", "unbound-checkconf", "ldns-keygen",
                   "ldns-signzone", "ldns-key2ds", "drill", "openssl", "postfix", "postconf",
-                  "/usr/bin/python3"]
+                  "nginx", "/usr/bin/python3"]
 
 # Limits for Postfix: the suite sends a 200 MB message.
 SIZE_LIMIT = 400 * 1024 * 1024
@@ -160,8 +231,8 @@ class Pids:
         self.path.write_text(json.dumps(self.recs, indent=2) + "\n")
 
     def stop_all(self, except_keeper=False):
-        # Reverse start order: Postfix, unbound, nsd, then the keeper, which exits by itself
-        # once it has reaped them all.
+        # Reverse start order: nginx, Postfix, unbound, nsd, then the keeper, which exits by
+        # itself once it has reaped them all.
         for name in reversed(list(self.recs)):
             if name == "keeper":
                 if not except_keeper:
@@ -207,6 +278,7 @@ def stop_strays(state_dir):
     that died half-way). Only processes whose pid file is in DIR and whose cwd or command line
     points into DIR are touched."""
     candidates = [
+        ("nginx", state_dir / "nginx/nginx.pid", "nginx"),
         ("postfix", state_dir / "postfix-queue/pid/master.pid", "master"),
         ("unbound", state_dir / "unbound/unbound.pid", "unbound"),
         ("nsd", state_dir / "nsd/nsd.pid", "nsd"),
@@ -292,17 +364,24 @@ def prepare_dir(state_dir):
 # Certificates
 
 
-def openssl_config(path, cn, ca):
+def openssl_config(path, sans, ca):
+    cn = sans[0]
     ext = ("basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n"
            if ca else
            "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n"
-           f"extendedKeyUsage = serverAuth\nsubjectAltName = DNS:{cn}\n")
+           "extendedKeyUsage = serverAuth\n"
+           f"subjectAltName = {', '.join('DNS:' + n for n in sans)}\n")
+    # [ca]/[c]/[p]: only for `openssl ca`, which alone can back-date a certificate (expired).
     path.write_text("[req]\nprompt = no\ndistinguished_name = dn\nx509_extensions = ext\n"
-                    f"[dn]\nCN = {cn}\n[ext]\n{ext}subjectKeyIdentifier = hash\n")
+                    f"[dn]\nCN = {cn}\n[ext]\n{ext}subjectKeyIdentifier = hash\n"
+                    "[ca]\ndefault_ca = c\n[c]\ndatabase = index.txt\nnew_certs_dir = .\n"
+                    "serial = serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"
+                    "[p]\ncommonName = supplied\n")
 
 
 def make_certs(cert_dir):
-    """ECDSA P-256 keys; mx1 and mx6 self-signed, mx2 signed by a test CA. Returns paths."""
+    """ECDSA P-256 keys and certificates as CERTS describes, plus the test CA. Returns
+    {name: {key, cert}} with "ca" and each entry of CERTS."""
     cert_dir.mkdir()
     out = {}
 
@@ -312,40 +391,54 @@ def make_certs(cert_dir):
              "-out", path])
         return path
 
-    def self_signed(name, cn, ca=False):
-        k = key(name)
+    def config(name, sans, ca=False):
         cfg = cert_dir / f"{name}.cnf"
-        openssl_config(cfg, cn, ca)
-        pem = cert_dir / f"{name}.pem"
-        run(["openssl", "req", "-new", "-x509", "-config", cfg, "-key", k, "-days", "30",
-             "-sha256", "-out", pem])
-        return k, pem
+        openssl_config(cfg, sans, ca)
+        return cfg
 
-    ca_key, ca_pem = self_signed("ca", "mxclient testbed CA", ca=True)
+    ca_key = key("ca")
+    ca_pem = cert_dir / "ca.pem"
+    run(["openssl", "req", "-new", "-x509", "-config",
+         config("ca", ["mxclient testbed CA"], ca=True), "-key", ca_key, "-days", "30",
+         "-sha256", "-out", ca_pem])
     shutil.copy(ca_pem, cert_dir.parent / "ca.pem")  # the documented place: DIR/ca.pem
     out["ca"] = {"key": ca_key, "cert": cert_dir.parent / "ca.pem"}
-    for mx in MXS:
-        if mx["tls"] == "self-signed":
-            k, pem = self_signed(mx["name"], mx["host"])
-            out[mx["name"]] = {"key": k, "cert": pem, "chain": pem}
-        elif mx["tls"] == "ca-signed":
-            k = key(mx["name"])
-            cfg = cert_dir / f"{mx['name']}.cnf"
-            openssl_config(cfg, mx["host"], False)
-            csr = cert_dir / f"{mx['name']}.csr"
-            pem = cert_dir / f"{mx['name']}.pem"
+    for serial, (name, spec) in enumerate(CERTS.items(), start=2):
+        k, cfg, pem = key(name), config(name, spec["sans"]), cert_dir / f"{name}.pem"
+        if spec.get("expired"):
+            (cert_dir / "index.txt").write_text("")
+            (cert_dir / "serial").write_text(f"{serial:02x}\n")
+            csr = cert_dir / f"{name}.csr"
+            run(["openssl", "req", "-new", "-config", cfg, "-key", k, "-out", csr])
+            run(["openssl", "ca", "-batch", "-notext", "-config", cfg, "-selfsign",
+                 "-keyfile", k, "-in", csr, "-startdate", "20200101000000Z",
+                 "-enddate", "20200201000000Z", "-extfile", cfg, "-extensions", "ext",
+                 "-out", pem], cwd=cert_dir)
+        elif spec["issuer"] == "self":
+            run(["openssl", "req", "-new", "-x509", "-config", cfg, "-key", k, "-days", "30",
+                 "-sha256", "-out", pem])
+        else:
+            csr = cert_dir / f"{name}.csr"
             run(["openssl", "req", "-new", "-config", cfg, "-key", k, "-out", csr])
             run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key,
-                 "-set_serial", "2", "-days", "30", "-sha256", "-extfile", cfg,
+                 "-set_serial", str(serial), "-days", "30", "-sha256", "-extfile", cfg,
                  "-extensions", "ext", "-out", pem])
-            # Leaf then CA: DANE-TA(2) needs the trust anchor in the chain (RFC 7671 5.2.2).
-            chain = cert_dir / f"{mx['name']}-chain.pem"
-            chain.write_text(pem.read_text() + ca_pem.read_text())
-            out[mx["name"]] = {"key": k, "cert": pem, "chain": chain}
+        out[name] = {"key": k, "cert": pem}
     # Postfix's TLS daemons run as user postfix but read keys while still root; keep them 0600.
     for p in cert_dir.glob("*.key"):
         os.chmod(p, 0o600)
     return out
+
+
+def served_chain(cert_dir, certs, mx):
+    """The file a listener serves: the leaf, then the CA when the cert is CA-signed and send_ca
+    is not False (DANE-TA digests need the trust anchor in the chain, RFC 7671 section 5.2.2)."""
+    c = certs[mx.get("cert", mx["name"])]
+    if CERTS[mx.get("cert", mx["name"])]["issuer"] != "ca" or mx.get("send_ca") is False:
+        return c["cert"]
+    chain = cert_dir / f"{mx['name']}-chain.pem"
+    chain.write_text(Path(c["cert"]).read_text() + Path(certs["ca"]["cert"]).read_text())
+    return chain
 
 
 def pem_der(path):
@@ -366,9 +459,10 @@ def spki_der(cert_path):
 
 def placeholder_values(certs, ds_records, serial):
     """Everything a zone template may reference. Names: SERIAL, DS_<ZONE> (e.g.
-    DS_SECURE_EXAMPLE: full DS RR lines), and per certificate N in MX1, MX2, MX6, CA:
-    SPKI_SHA256_N, SPKI_SHA512_N, CERT_SHA256_N, CERT_SHA512_N (hex), plus TLSA_311_<MX>
-    (= SPKI_SHA256, the data of a "3 1 1" record)."""
+    DS_SECURE_EXAMPLE: full DS RR lines), and per certificate N (CA and each key of CERTS,
+    upper-cased: MX1, MX2, MX6, MX7, TA, TAWRONG, STS, STSSELF, POLICY): SPKI_SHA256_N,
+    SPKI_SHA512_N, CERT_SHA256_N, CERT_SHA512_N, SPKI_HEX_N, CERT_HEX_N (hex; *_HEX_* are the
+    whole DER, for matching type 0), plus TLSA_311_N (= SPKI_SHA256, a "3 1 1" record's data)."""
     values = {"SERIAL": str(serial)}
     values.update(ds_records)
     for name, c in certs.items():
@@ -379,6 +473,8 @@ def placeholder_values(certs, ds_records, serial):
         values[f"CERT_SHA256_{n}"] = hashlib.sha256(der).hexdigest()
         values[f"CERT_SHA512_{n}"] = hashlib.sha512(der).hexdigest()
         values[f"TLSA_311_{n}"] = values[f"SPKI_SHA256_{n}"]
+        values[f"SPKI_HEX_{n}"] = spki.hex()  # matching type 0 (full), "x 1 0"
+        values[f"CERT_HEX_{n}"] = der.hex()   # "x 0 0"
     return values
 
 
@@ -420,6 +516,23 @@ def dnskey_rr(key_base):
     return f"{owner} 3600 IN DNSKEY {' '.join(rest)}"
 
 
+def corrupt_rrsigs(signed_zone, covered):
+    """Flips one bit in the signature of every RRSIG covering `covered` in a signed zone file, so
+    exactly those RRsets validate as bogus. Raises when there is none (a template error)."""
+    out, count = [], 0
+    for line in signed_zone.read_text().splitlines(True):
+        f = line.split()
+        if len(f) >= 13 and f[3] == "RRSIG" and f[4] == covered:
+            sig = bytearray(base64.b64decode("".join(f[12:])))
+            sig[len(sig) // 2] ^= 0x01
+            line = "\t".join(f[:12] + [base64.b64encode(bytes(sig)).decode()]) + "\n"
+            count += 1
+        out.append(line)
+    if count == 0:
+        raise TestbedError(f"{signed_zone}: no RRSIG over {covered} to corrupt")
+    signed_zone.write_text("".join(out))
+
+
 def build_zones(state_dir, certs):
     dns_dir = state_dir / "nsd"
     key_dir = state_dir / "dns-keys"
@@ -445,6 +558,8 @@ def build_zones(state_dir, certs):
         run(["ldns-signzone", "-o", origin, "-i", inception, "-e", expiration,
              "-f", f"{plain}.signed", plain, key])
         zone_files[origin] = f"{plain.name}.signed"
+        if kind == "bogus-tlsa":
+            corrupt_rrsigs(Path(f"{plain}.signed"), "TLSA")
         if kind == "bogus":
             # Publish the DS of a key that never signs anything: chain of trust broken.
             ds_records[ds_key(origin)] = ds_of(keygen(key_dir, origin))
@@ -626,6 +741,8 @@ def start_dns(state_dir, pids, zone_files):
         ("insecure.example.", "MX", "NOERROR", False),
         ("bogus.example.", "MX", "SERVFAIL", False),
         ("nonexistent.secure.example.", "MX", "NXDOMAIN", True),
+        ("mx.bogustlsa.example.", "A", "NOERROR", True),
+        ("_25._tcp.mx.bogustlsa.example.", "TLSA", "SERVFAIL", False),
     ]
     for name, qtype, want_rcode, want_ad in expectations:
         rcode, flags, out = drill(RESOLVER_ADDR, name, qtype)
@@ -633,7 +750,7 @@ def start_dns(state_dir, pids, zone_files):
             raise TestbedError(f"resolver check failed for {name} {qtype}: got {rcode} flags "
                                f"{sorted(flags)}, want {want_rcode} with{'' if want_ad else 'out'}"
                                f" AD\n{out}\nunbound log:\n{tail(ub_log)}")
-    log("DNS up: secure=AD, insecure=no AD, bogus=SERVFAIL")
+    log("DNS up: secure=AD, insecure=no AD, bogus=SERVFAIL, bogus TLSA=SERVFAIL")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -857,6 +974,110 @@ def start_postfix(state_dir, pids, certs, listeners, use_v6):
 
 
 # ---------------------------------------------------------------------------------------------
+# MTA-STS policy host (nginx)
+
+
+def write_nginx(state_dir, certs):
+    """Config and policy files for nginx: one TLS server on STS_ADDR:443 whose document root is
+    chosen by the Host header, so each mta-sts.<domain> serves its own policy (404 elsewhere)."""
+    d = state_dir / "nginx"
+    www = state_dir / "mta-sts"
+    for sub in ("", "tmp"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    for domain, text in STS_POLICIES.items():
+        wk = www / f"mta-sts.{domain}" / ".well-known"
+        wk.mkdir(parents=True)
+        (wk / "mta-sts.txt").write_text(text, newline="")
+    for path in [www, *www.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)  # workers run as nobody
+    c = certs["policy"]
+    chain = d / "policy-chain.pem"
+    chain.write_text(Path(c["cert"]).read_text() + Path(certs["ca"]["cert"]).read_text())
+    redirects = "".join(
+        f"            if ($host = mta-sts.{src}) {{\n"
+        f"                return 301 https://mta-sts.{dst}/.well-known/mta-sts.txt;\n"
+        "            }\n" for src, dst in STS_REDIRECT.items())
+    conf = d / "nginx.conf"
+    conf.write_text(f"""# nginx for the mxclient testbed: the MTA-STS policy hosts (RFC 8461
+# section 3.3) on {STS_ADDR}:{HTTPS_PORT}. Foreground child of the testbed; nothing on port 80.
+daemon off;
+master_process on;
+worker_processes 1;
+user nobody nogroup;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{
+    worker_connections 64;
+}}
+http {{
+    access_log {d}/access.log;
+    client_body_temp_path {d}/tmp/body;
+    proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fastcgi;
+    uwsgi_temp_path {d}/tmp/uwsgi;
+    scgi_temp_path {d}/tmp/scgi;
+    server_tokens off;
+    types {{ }}
+    default_type text/plain;
+    server {{
+        listen {STS_ADDR}:{HTTPS_PORT} ssl;
+        server_name _;
+        ssl_certificate {chain};
+        ssl_certificate_key {c['key']};
+        location = /.well-known/mta-sts.txt {{
+{redirects}            root {www}/$host;
+        }}
+        location / {{
+            return 404;
+        }}
+    }}
+}}
+""")
+    return d, conf
+
+
+def https_get(addr, host, path, ca, timeout=2.0):
+    """(status, body) of GET https://host/path from addr:443, verifying against ca; an
+    exception when the connection or the TLS handshake fails."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    with socket.create_connection((addr, HTTPS_PORT), timeout=timeout) as raw:
+        with ctx.wrap_socket(raw, server_hostname=host) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+                      .encode())
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def start_nginx(state_dir, pids, certs):
+    d, conf = write_nginx(state_dir, certs)
+    base = ["nginx", "-p", f"{d}/", "-e", str(d / "error.log"), "-c", str(conf)]
+    run(base + ["-t"])
+    proc = spawn(base, d / "nginx.stderr")
+    pids.add("nginx", proc.pid)
+    domain = next(iter(STS_POLICIES))
+
+    def ready():
+        try:
+            status, body = https_get(STS_ADDR, f"mta-sts.{domain}",
+                                     "/.well-known/mta-sts.txt", certs["ca"]["cert"],
+                                     timeout=0.5)
+        except OSError as e:
+            return False, str(e)
+        return status == 200 and body == STS_POLICIES[domain].encode(), status
+    wait_for("nginx", ready, proc, d / "error.log")
+    log(f"MTA-STS policy host up: {STS_ADDR}:{HTTPS_PORT} ({len(STS_POLICIES)} policies)")
+    return {"addr": STS_ADDR, "port": HTTPS_PORT, "dead_addr": STS_DEAD_ADDR,
+            "conf": str(conf), "log": str(d / "error.log"), "www": str(state_dir / "mta-sts"),
+            "policies": STS_POLICIES, "redirects": STS_REDIRECT, "no_policy": STS_NO_POLICY}
+
+
+# ---------------------------------------------------------------------------------------------
 # Commands
 
 
@@ -935,15 +1156,21 @@ def do_start(state_dir):
         check_free(addr, DNS_PORT, udp_too=True)
     for m in listeners:
         check_free(m["addr"], SMTP_PORT, udp_too=False)
+    check_free(STS_ADDR, HTTPS_PORT, udp_too=False)
 
     prepare_dir(state_dir)
     pids = Pids(state_dir)
     pids.add("keeper", os.getpid())
     try:
         certs = make_certs(state_dir / "certs")
+        mx_tls = {m["name"]: {"key": certs[m.get("cert", m["name"])]["key"],
+                              "cert": certs[m.get("cert", m["name"])]["cert"],
+                              "chain": served_chain(state_dir / "certs", certs, m)}
+                  for m in listeners if m["tls"] != "none"}
         zone_files = build_zones(state_dir, certs)
         start_dns(state_dir, pids, zone_files)
-        start_postfix(state_dir, pids, certs, listeners, use_v6)
+        start_postfix(state_dir, pids, mx_tls, listeners, use_v6)
+        sts = start_nginx(state_dir, pids, certs)
     except BaseException:
         pids.stop_all(except_keeper=True)
         raise
@@ -966,11 +1193,12 @@ def do_start(state_dir):
         "smtp": {
             m["name"]: {
                 "host": m["host"], "addr": m["addr"], "port": SMTP_PORT, "tls": m["tls"],
-                **({"cert": str(certs[m["name"]]["cert"]), "key": str(certs[m["name"]]["key"]),
-                    "chain": str(certs[m["name"]]["chain"])} if m["name"] in certs else {}),
+                **({k: str(v) for k, v in mx_tls[m["name"]].items()}
+                   if m["name"] in mx_tls else {}),
             } for m in listeners
         },
         "ca_pem": str(certs["ca"]["cert"]),
+        "mta_sts": sts,
         "ipv6": use_v6,
         "mail_dir": str(state_dir / "mail"),
         "maildir_layout": "mail_dir/<domain>/<localpart>/new/",

@@ -53,6 +53,13 @@ TEST(Error, DescribeNamesStageHostAndReply) {
   EXPECT_NE(e.describe().find("may have been delivered"), std::string::npos);
 }
 
+TEST(Error, DescribeShowsAnEnhancedCodeWithoutReply) {
+  Error e = permanent_error(Stage::tls, "REQUIRETLS support required");
+  e.enhanced = "5.7.30";
+  e.host = "mx.example.net";
+  EXPECT_EQ(e.describe(), "tls: REQUIRETLS support required (mx.example.net: 5.7.30)");
+}
+
 TEST(Error, DescribeWithoutReply) {
   EXPECT_EQ(temporary_error(Stage::dns, "timed out").describe(), "dns: timed out");
 }

@@ -226,6 +226,22 @@ TEST_F(DeliverTest, ChunkingSendsTheOctetsUnstuffedInTheSameWriteAsTheCommands) 
   EXPECT_EQ(r.round_trips, 4);
 }
 
+TEST_F(DeliverTest, DomainsSharingAnMxHostShareOneConnection) {
+  SmtpServer& a = server("127.0.0.2");
+  resolver_.add_mx("one.example", 10, "mx.shared.example");
+  resolver_.add_mx("two.example", 10, "mx.shared.example");
+  resolver_.add_a("mx.shared.example", "127.0.0.2");
+  Report r = run({"a@one.example", "b@two.example"});
+  ASSERT_EQ(r.recipients.size(), 2u);
+  EXPECT_FALSE(r.recipients[0].error);
+  EXPECT_FALSE(r.recipients[1].error);
+  EXPECT_EQ(a.connections(), 1);
+  EXPECT_EQ(a.messages().size(), 2u);
+  int quits = 0;
+  for (const auto& c : a.commands()) quits += c == "QUIT" ? 1 : 0;
+  EXPECT_EQ(quits, 1);
+}
+
 // A server that offers STARTTLS but cannot do TLS: the handshake fails.
 ServerScript broken_tls() {
   ServerScript s;
