@@ -131,9 +131,9 @@ bool tls_required_no(const std::string& headers) {
 }
 
 /// The MTA-STS lookup used for domains without DANE (RFC 8461), with its on-disk cache.
-Result<std::function<std::optional<mtasts::Policy>(const std::string&)>> make_mta_sts(
+Result<std::function<std::optional<mtasts::PolicyLookup>(const std::string&)>> make_mta_sts(
     const Options& o, dns::Resolver& resolver, Progress& progress) {
-  if (!o.mta_sts) return std::function<std::optional<mtasts::Policy>(const std::string&)>{};
+  if (!o.mta_sts) return std::function<std::optional<mtasts::PolicyLookup>(const std::string&)>{};
   std::shared_ptr<mtasts::Cache> cache;
   if (o.sts_cache) {
     cache = std::make_shared<mtasts::Cache>(*o.sts_cache);
@@ -146,9 +146,9 @@ Result<std::function<std::optional<mtasts::Policy>(const std::string&)>> make_mt
   if (o.ca_file) fetch.ca_file = *o.ca_file;
   if (o.ca_path) fetch.ca_path = *o.ca_path;
   auto fetcher = std::make_shared<mtasts::CurlFetcher>(fetch);
-  return std::function<std::optional<mtasts::Policy>(const std::string&)>(
+  return std::function<std::optional<mtasts::PolicyLookup>(const std::string&)>(
       [&resolver, &progress, cache,
-       fetcher](const std::string& domain) -> std::optional<mtasts::Policy> {
+       fetcher](const std::string& domain) -> std::optional<mtasts::PolicyLookup> {
         auto now =
             std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
         auto found = mtasts::discover(domain, resolver, *fetcher, cache.get(), now);
@@ -157,7 +157,7 @@ Result<std::function<std::optional<mtasts::Policy>(const std::string&)>> make_mt
           return std::nullopt;
         }
         if (!found->note.empty()) progress.note("MTA-STS: " + found->note);
-        return found->policy;
+        return std::move(*found);
       });
 }
 

@@ -3,6 +3,7 @@
 // walks the plan, runs the sessions and records what happened to each recipient.
 #include "delivery/deliver.hpp"
 
+#include <chrono>
 #include <map>
 #include <random>
 #include <set>
@@ -77,10 +78,51 @@ std::string describe_security(const HostPolicy& policy, const DriverResult& driv
   return how + " " + i.version + " " + i.cipher;
 }
 
+const char* authentication_name(Authentication a) {
+  switch (a) {
+    case Authentication::dane:
+      return "dane";
+    case Authentication::pkix:
+      return "pkix";
+    case Authentication::none:
+      return "none";
+  }
+  return "none";
+}
+
+/// RFC 8460 §4.3 result type for a host that a TLS policy made unusable.
+std::string skip_result(const dns::MxHost& host, const HostPolicy& policy) {
+  if (!policy.skip) return {};
+  if (policy.skip->stage == Stage::dane)
+    return host.tlsa_state == dns::TlsaState::failed ? tlsrpt::dnssec_invalid
+                                                     : tlsrpt::dane_required;
+  return {};  // MTA-STS mismatches and REQUIRETLS are reported with the policy, not the host
+}
+
+/// RFC 8460 §4.3 result type for an attempt that failed on TLS policy grounds.
+std::string attempt_result(const HostPolicy& policy, const DriverResult& driven, const Error& e) {
+  if (e.stage == Stage::dane) return tlsrpt::tlsa_invalid;
+  if (policy.tls == smtp::TlsMode::required && e.stage == Stage::tls && !driven.tls &&
+      !driven.tls_failure)
+    return tlsrpt::starttls_not_supported;
+  if (driven.tls_failure && policy.handshake.verify == tls::Verify::pkix) {
+    // OpenSSL 3.0's X509_verify_cert_error_string() wording, as tls_stream.cpp reports it.
+    const std::string& d = driven.tls_failure->detail;
+    if (d.find("hostname mismatch") != std::string::npos) return tlsrpt::certificate_host_mismatch;
+    if (d.find("has expired") != std::string::npos) return tlsrpt::certificate_expired;
+    if (d.find("self-signed") != std::string::npos || d.find("local issuer") != std::string::npos ||
+        d.find("not trusted") != std::string::npos)
+      return tlsrpt::certificate_not_trusted;
+    return tlsrpt::validation_failure;
+  }
+  return {};
+}
+
 /// An open SMTP connection and its session, kept for the other domains of the run.
 struct PooledConnection {
   std::unique_ptr<Connection> connection;
   std::unique_ptr<smtp::Session> session;
+  std::string via;  // how it was dialed
 };
 using ConnectionPool = std::map<std::string, PooledConnection>;
 
@@ -94,13 +136,15 @@ struct Pending {
 class DomainDelivery {
  public:
   DomainDelivery(const Request& request, const message::Spool& message, Environment& env,
-                 std::vector<RecipientOutcome>& outcomes, ConnectionPool& pool)
+                 std::vector<RecipientOutcome>& outcomes, ConnectionPool& pool,
+                 DomainRecord& record)
       : request_(request),
         message_(message),
         env_(env),
         progress_(env.progress),
         outcomes_(outcomes),
-        pool_(pool) {}
+        pool_(pool),
+        record_(record) {}
 
   void run(const std::string& domain, std::vector<Pending> pending) {
     pending_ = std::move(pending);
@@ -110,12 +154,15 @@ class DomainDelivery {
       random = [rng = std::mt19937(std::random_device{}())]() mutable {
         return static_cast<std::uint32_t>(rng());
       };
+    record_.domain = domain;
     auto dest = dns::gather_destinations(env_.resolver, domain, random);
     if (!dest) {
       progress_.note("no destination: " + dest.error().detail);
+      record_.dns_error = dest.error();
       finish_all(dest.error());
       return;
     }
+    record_.destinations = *dest;
     show(*dest);
 
     DomainFacts facts;
@@ -140,26 +187,32 @@ class DomainDelivery {
       if (!sts_looked_up && env_.mta_sts && !request_.tls_required_no &&
           (request_.level == Level::dane) && dane::decide(host) == dane::DaneDecision::no_dane) {
         sts_looked_up = true;
-        sts = env_.mta_sts(dest->domain);
-        if (sts && sts->mode == mtasts::Mode::none) sts.reset();
+        record_.mta_sts = env_.mta_sts(dest->domain);
+        if (record_.mta_sts && record_.mta_sts->policy &&
+            record_.mta_sts->policy->mode != mtasts::Mode::none)
+          sts = record_.mta_sts->policy;
       }
       facts.sts = sts ? &*sts : nullptr;
       HostPolicy policy = decide_host_policy(facts, host);
       progress_.note(host.name + ": " + policy.summary);
+      HostRecord hr{host.name, policy.summary, authentication_name(policy.auth), policy.skip, {}};
       if (policy.skip) {
         progress_.note("skipping " + host.name + ": " + policy.skip->detail);
+        hr.tlsrpt_result = skip_result(host, policy);
+        record_.hosts.push_back(std::move(hr));
         last = *policy.skip;
         continue;
       }
+      record_.hosts.push_back(std::move(hr));
       for (const auto& addr : host.addresses) {
         if (addresses_ >= kMaxAddresses || sessions_ >= kMaxSessions) break;
         ++addresses_;
-        auto verdict = attempt(host, addr, policy, last);
+        auto verdict = attempt(host, addr, policy, last, false);
         if (verdict == Attempt::plaintext_retry) {
           HostPolicy plain = policy;
           plain.tls = smtp::TlsMode::none;
           progress_.note("retrying " + host.name + " without TLS (opportunistic policy)");
-          verdict = attempt(host, addr, plain, last);
+          verdict = attempt(host, addr, plain, last, true);
         }
         if (verdict == Attempt::stop || pending_.empty()) return;
       }
@@ -189,8 +242,17 @@ class DomainDelivery {
   }
 
   Attempt attempt(const dns::MxHost& host, const dns::HostAddress& addr, const HostPolicy& policy,
-                  Error& last) {
+                  Error& last, bool plaintext_retry) {
     std::string where = host.name + " [" + addr.ip + "]";
+    auto started = std::chrono::steady_clock::now();
+    AttemptRecord& ar = record_.attempts.emplace_back();
+    ar.host = host.name;
+    ar.address = addr.ip;
+    ar.plaintext_retry = plaintext_retry;
+    auto finish_record = [&] {
+      ar.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    };
     smtp::Envelope envelope;
     envelope.reverse_path = request_.reverse_path;
     for (const auto& p : pending_) {
@@ -216,17 +278,22 @@ class DomainDelivery {
     }
     if (pooled != pool_.end()) {
       progress_.note("reusing the open connection to " + where);
+      ar.reused_connection = true;
+      ar.via = pooled->second.via;
       pooled->second.session->start_transaction(std::move(envelope));
     } else {
       net::DirectDialer direct;
       net::Dialer& dialer = env_.dialer ? *env_.dialer : direct;
       progress_.note("connecting to " + where + ":" + std::to_string(env_.port) + " " +
                      dialer.describe());
+      ar.via = dialer.describe();
       auto sock = dialer.dial(net::Endpoint{addr.ip, env_.port}, env_.timeouts.for_connect());
       if (!sock) {
         last = std::move(sock).error();
         last.host = where;
         progress_.note(last.detail);
+        ar.error = last;
+        finish_record();
         return Attempt::next;
       }
       ++sessions_;
@@ -236,6 +303,7 @@ class DomainDelivery {
       options.tls = policy.tls;
       options.keep_open = true;  // QUIT when the run ends, in case another domain shares the host
       PooledConnection fresh;
+      fresh.via = ar.via;
       fresh.session = std::make_unique<smtp::Session>(std::move(envelope), options);
       fresh.connection = std::make_unique<Connection>(std::move(*sock), env_.tls_context,
                                                       policy.handshake, progress_, env_.timeouts);
@@ -244,6 +312,9 @@ class DomainDelivery {
     smtp::Session& session = *pooled->second.session;
     DriverResult driven = pooled->second.connection->run(session, message_);
     report_round_trips_ += driven.round_trips;
+    ar.round_trips = driven.round_trips;
+    ar.tls = driven.tls;
+    for (const auto& e : session.capabilities().raw) ar.extensions.push_back(e);
     if (!driven.tls && !driven.tls_failure)
       progress_.note("the session with " + where + " was not encrypted");
     if (!session.can_reuse()) {
@@ -264,6 +335,7 @@ class DomainDelivery {
       if (rr && rr->delivered) {
         outcomes_[p.index] = {p.recipient, std::nullopt, where,
                               rr->data_reply ? rr->data_reply->text() : std::string(), security};
+        ar.delivered.push_back(p.recipient);
         continue;
       }
       if (rr && !rr->accepted && rr->reply) {
@@ -278,10 +350,13 @@ class DomainDelivery {
       still.push_back(std::move(p));
     }
     pending_ = std::move(still);
+    finish_record();
     if (!out.error) return Attempt::next;
     Error e = *out.error;
     if (e.host.empty()) e.host = where;
     progress_.note("attempt failed: " + e.describe());
+    ar.error = e;
+    ar.tlsrpt_result = attempt_result(policy, driven, e);
     if (after_failure(e, in_transaction(e)) == Next::final) {
       // A lost final reply concerns only the recipients the server had accepted; the others
       // never saw the message and may still go elsewhere.
@@ -319,6 +394,7 @@ class DomainDelivery {
   Progress& progress_;
   std::vector<RecipientOutcome>& outcomes_;
   ConnectionPool& pool_;
+  DomainRecord& record_;
   std::vector<PooledConnection> retired_;  // closed, kept while their outcome is read
   std::vector<Pending> pending_;
   int addresses_ = 0;
@@ -340,13 +416,18 @@ Report deliver(const Request& request, const message::Spool& message, Environmen
     if (inserted) order.push_back(d);
     it->second.push_back({i, request.recipients[i], std::nullopt});
   }
+  auto started = std::chrono::steady_clock::now();
   ConnectionPool pool;
+  report.domains.reserve(order.size());
   for (const auto& d : order) {
-    DomainDelivery dd(request, message, env, report.recipients, pool);
+    DomainDelivery dd(request, message, env, report.recipients, pool,
+                      report.domains.emplace_back());
     dd.run(d, std::move(by_domain[d]));
     report.round_trips += dd.round_trips();
   }
   for (auto& [key, pooled] : pool) pooled.connection->close(*pooled.session);
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }
 

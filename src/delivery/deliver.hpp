@@ -11,11 +11,12 @@
 
 #include "core/progress.hpp"
 #include "core/result.hpp"
+#include "delivery/record.hpp"
 #include "delivery/timeouts.hpp"
 #include "delivery/tls_policy.hpp"
 #include "dns/resolver.hpp"
 #include "message/spool.hpp"
-#include "mtasts/policy.hpp"
+#include "mtasts/mtasts.hpp"
 #include "net/dialer.hpp"
 #include "smtp/session.hpp"
 #include "tls/context.hpp"
@@ -47,8 +48,8 @@ struct Environment {
   Timeouts timeouts = {};
   std::function<std::uint32_t()> random;  // shuffles equal MX preferences; null = random
   /// The recipient domain's MTA-STS policy (RFC 8461), consulted only when a host has no DANE;
-  /// null = MTA-STS not used. Returns nullopt when the domain has no (usable) policy.
-  std::function<std::optional<mtasts::Policy>(const std::string& domain)> mta_sts;
+  /// null = MTA-STS not used. nullopt when the lookup itself failed (bad domain).
+  std::function<std::optional<mtasts::PolicyLookup>(const std::string& domain)> mta_sts;
 };
 
 struct RecipientOutcome {
@@ -60,8 +61,10 @@ struct RecipientOutcome {
 };
 
 struct Report {
-  std::vector<RecipientOutcome> recipients;
-  int round_trips = 0;  // SMTP round trips over all connections
+  std::vector<RecipientOutcome> recipients;  // in the order of the request
+  std::vector<DomainRecord> domains;         // what was looked up, decided and tried
+  int round_trips = 0;                       // SMTP round trips over all connections
+  double seconds = 0;                        // wall time of the delivery
 };
 
 /// Delivers `message` to every recipient. Never throws; every recipient gets an outcome.

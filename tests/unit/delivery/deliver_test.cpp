@@ -66,6 +66,20 @@ TEST_F(DeliverTest, FirstServerDownSecondDelivers) {
   EXPECT_EQ(r.recipients[0].delivered_via, "b.d.example [127.0.0.2]");
   ASSERT_EQ(b.messages().size(), 1u);
   EXPECT_EQ(b.messages()[0], "Subject: t\r\n\r\nhi\r\n");
+  // The record of the run: the DNS path and both attempts.
+  ASSERT_EQ(r.domains.size(), 1u);
+  const DomainRecord& d = r.domains[0];
+  EXPECT_EQ(d.domain, "d.example");
+  ASSERT_TRUE(d.destinations);
+  EXPECT_EQ(d.destinations->hosts.size(), 2u);
+  ASSERT_EQ(d.attempts.size(), 2u);
+  EXPECT_EQ(d.attempts[0].address, "127.0.0.4");
+  ASSERT_TRUE(d.attempts[0].error);
+  EXPECT_EQ(d.attempts[0].error->stage, Stage::connect);
+  EXPECT_EQ(d.attempts[1].host, "b.d.example");
+  EXPECT_FALSE(d.attempts[1].error);
+  EXPECT_EQ(d.attempts[1].delivered, std::vector<std::string>{"rcpt@d.example"});
+  EXPECT_EQ(d.attempts[1].via, "directly");
 }
 
 TEST_F(DeliverTest, FiveHundredGreetingMovesOn) {
@@ -286,6 +300,8 @@ TEST_F(DeliverTest, RequiredTlsWithoutStartTlsSkipsTheHost) {
   EXPECT_TRUE(r.recipients[0].error->temporary());
   EXPECT_EQ(a.messages().size(), 0u);
   for (const auto& c : a.commands()) EXPECT_FALSE(c.starts_with("MAIL")) << c;
+  ASSERT_EQ(r.domains.at(0).attempts.size(), 1u);
+  EXPECT_EQ(r.domains[0].attempts[0].tlsrpt_result, "starttls-not-supported");
 }
 
 }  // namespace
