@@ -7,7 +7,7 @@ packages=(
   libssl-dev libunbound-dev libcurl4-openssl-dev libgsasl-dev libidn2-dev
   libgtest-dev libgmock-dev libtomlplusplus-dev nlohmann-json3-dev
   dns-root-data
-  unbound nsd ldnsutils postfix swaks nginx-light dovecot-core openssl procps iproute2 python3
+  unbound nsd ldnsutils postfix swaks nginx-light dovecot-core python3-jsonschema openssl procps iproute2 python3
 )
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 # Postfix asks questions on install; answer them up front.
