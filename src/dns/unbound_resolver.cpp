@@ -18,6 +18,8 @@ namespace mx::dns {
 namespace {
 
 constexpr int kClassIn = 1;
+constexpr int kTypeDs = 43;      // RFC 4034 §5
+constexpr int kTypeDnskey = 48;  // RFC 4034 §2
 
 using ResultHandle = UniqueHandle<ub_result, &ub_resolve_free>;
 
@@ -126,6 +128,9 @@ Result<std::unique_ptr<UnboundResolver>> UnboundResolver::create(const UnboundOp
     return fail(std::move(r).error());
   }
   if (auto r = set_option(ctx.get(), "val-log-level:", "2"); !r) return fail(std::move(r).error());
+  // RFC 8145 key-tag signalling queries cost a query per run and tell the world nothing useful.
+  if (auto r = set_option(ctx.get(), "trust-anchor-signaling:", "no"); !r)
+    return fail(std::move(r).error());
   // A thread instead of a forked process: cheaper and nothing to reap.
   if (int err = ub_ctx_async(ctx.get(), 1); err != 0) {
     return fail(
@@ -154,6 +159,46 @@ void UnboundResolver::deliver(std::uint64_t token, int err, ub_result* raw) {
   }
 }
 
+// The validator walks the chain of trust one zone at a time (DNSKEY ., DS example., DNSKEY
+// example., ...), each a round trip after the previous one. Asking for every candidate zone's
+// DNSKEY and DS alongside the batch fills the cache in parallel, so validation finds them there:
+// a cold-cache delivery then needs about 3 sequential round trips instead of 2 per zone level.
+// Candidates are the ancestors of each name (skipping "_"-labels such as _25._tcp), plus the
+// name itself for MX and TXT questions, which usually ask at a zone apex. Answers are only cached.
+void UnboundResolver::prefetch_chain_of_trust(std::span<const Question> questions) {
+  std::vector<std::string> zones;
+  for (const Question& q : questions) {
+    std::string name = normalize_name(q.name);
+    if (name.empty() || !encode_name(name)) continue;
+    bool apex = q.type == rrtype::MX || q.type == rrtype::TXT;
+    // Walk up: the name itself when it is a likely apex, then each parent up to the root.
+    std::string_view n = name;
+    bool first = true;
+    for (;;) {
+      bool underscore = n.starts_with('_');
+      if (!underscore && (!first || apex)) zones.emplace_back(n);
+      first = false;
+      auto dot = n.find('.');
+      if (dot == std::string_view::npos) break;
+      n.remove_prefix(dot + 1);
+    }
+    zones.emplace_back("");  // the root: its DNSKEY is checked against the trust anchor
+  }
+  for (const auto& zone : zones) {
+    if (!prefetched_.insert(zone).second) continue;
+    const std::string owner = zone.empty() ? "." : zone;
+    ub_resolve_async(ctx_.get(), owner.c_str(), kTypeDnskey, kClassIn, nullptr,
+                     &UnboundResolver::on_prefetch, nullptr);
+    if (!zone.empty())  // the root has no DS
+      ub_resolve_async(ctx_.get(), owner.c_str(), kTypeDs, kClassIn, nullptr,
+                       &UnboundResolver::on_prefetch, nullptr);
+  }
+}
+
+void UnboundResolver::on_prefetch(void*, int, ub_result* result) {
+  if (result != nullptr) ub_resolve_free(result);
+}
+
 std::vector<Result<Answer>> UnboundResolver::resolve(std::span<const Question> questions) {
   const Deadline deadline = Deadline::after(timeout_);
   batch_.assign(questions.begin(), questions.end());
@@ -162,6 +207,7 @@ std::vector<Result<Answer>> UnboundResolver::resolve(std::span<const Question> q
   std::vector<int> async_ids(questions.size(), 0);
   std::vector<std::uint64_t> tokens(questions.size(), 0);
 
+  prefetch_chain_of_trust(questions);
   // Every question goes out before waiting for any answer: the batch takes as long as its
   // slowest lookup, not the sum of them.
   for (std::size_t i = 0; i < batch_.size(); ++i) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -47,7 +48,9 @@ class UnboundResolver final : public Resolver {
 
   UnboundResolver(Context ctx, std::chrono::milliseconds timeout);
   static void on_result(void* data, int err, ub_result* result);
+  static void on_prefetch(void* data, int err, ub_result* result);
   void deliver(std::uint64_t token, int err, ub_result* result);
+  void prefetch_chain_of_trust(std::span<const Question> questions);
 
   std::chrono::milliseconds timeout_;
   std::uint64_t next_token_ = 1;
@@ -55,6 +58,7 @@ class UnboundResolver final : public Resolver {
   std::unordered_map<std::uint64_t, std::size_t> slots_;  // token -> index in the batch
   std::vector<Question> batch_;                           // the batch being resolved
   std::vector<std::optional<Result<Answer>>> results_;    // its results so far
+  std::set<std::string> prefetched_;  // zones whose DNSKEY and DS were already asked for
   Context ctx_;  // last member: deleted first, before the tickets it may refer to
 };
 
