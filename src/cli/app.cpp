@@ -20,6 +20,8 @@
 #include "mtasts/cache.hpp"
 #include "mtasts/fetcher.hpp"
 #include "mtasts/mtasts.hpp"
+#include "net/command_dialer.hpp"
+#include "net/socks5_dialer.hpp"
 #include "smtp/address.hpp"
 #include "smtp/dsn.hpp"
 #include "smtp/idna.hpp"
@@ -130,6 +132,27 @@ bool tls_required_no(const std::string& headers) {
   return false;
 }
 
+/// --proxy / --proxy-command: how MX hosts are reached (null: directly). `for_https` builds
+/// the variant for the MTA-STS fetch, where the client speaks first.
+Result<std::unique_ptr<net::Dialer>> make_dialer(const Options& o, bool for_https) {
+  if (o.proxy) {
+    auto url = net::parse_proxy_url(*o.proxy);
+    if (!url) return fail(std::move(url).error());
+    return std::unique_ptr<net::Dialer>(std::make_unique<net::Socks5Dialer>(std::move(*url)));
+  }
+  if (o.proxy_command) {
+    if (auto c = net::CommandDialer::check_template(*o.proxy_command); !c)
+      return fail(std::move(c).error());
+    net::CommandDialer::Options opts;
+    // SMTP servers speak first, so the first byte proves the connection; HTTPS clients do.
+    opts.ready =
+        for_https ? net::CommandDialer::Ready::at_once : net::CommandDialer::Ready::first_byte;
+    return std::unique_ptr<net::Dialer>(
+        std::make_unique<net::CommandDialer>(*o.proxy_command, opts));
+  }
+  return std::unique_ptr<net::Dialer>();
+}
+
 /// The MTA-STS lookup used for domains without DANE (RFC 8461), with its on-disk cache.
 Result<std::function<std::optional<mtasts::PolicyLookup>(const std::string&)>> make_mta_sts(
     const Options& o, dns::Resolver& resolver, Progress& progress) {
@@ -145,6 +168,16 @@ Result<std::function<std::optional<mtasts::PolicyLookup>(const std::string&)>> m
   mtasts::FetchOptions fetch;
   if (o.ca_file) fetch.ca_file = *o.ca_file;
   if (o.ca_path) fetch.ca_path = *o.ca_path;
+  // Through the same proxy as the SMTP connections (the policy host is never resolved by it).
+  auto https_dialer = make_dialer(o, true);
+  if (!https_dialer) return fail(std::move(https_dialer).error());
+  if (*https_dialer) {
+    std::shared_ptr<net::Dialer> dialer = std::move(*https_dialer);
+    fetch.open_socket = [dialer](const mtasts::SocketRequest& r) -> Result<Fd> {
+      return dialer->dial(net::Endpoint{r.address, r.port},
+                          Deadline::after(std::chrono::seconds(10)));
+    };
+  }
   auto fetcher = std::make_shared<mtasts::CurlFetcher>(fetch);
   return std::function<std::optional<mtasts::PolicyLookup>(const std::string&)>(
       [&resolver, &progress, cache,
@@ -272,10 +305,13 @@ int run(int argc, char** argv) {
   auto tls_context = tls::Context::create(tls_options);
   if (!tls_context) return report_error(tls_context.error());
 
+  auto dialer = make_dialer(o, false);
+  if (!dialer) return report_error(dialer.error());
   auto sts = make_mta_sts(o, **resolver, progress);
   if (!sts) return report_error(sts.error());
   delivery::Environment env(**resolver, *tls_context, progress);
   env.timeouts = timeouts;
+  env.dialer = dialer->get();
   env.mta_sts = *sts;
   delivery::Report report = delivery::deliver(request, *spool, env);
 

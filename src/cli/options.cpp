@@ -126,6 +126,16 @@ constexpr LongOption kLongOptions[] = {
        o.envid = v;
        return {};
      }},
+    {"proxy", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.proxy = v;
+       return {};
+     }},
+    {"proxy-command", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.proxy_command = v;
+       return {};
+     }},
     {"timeout", true,
      [](Options& o, const std::string& v) -> Result<void> {
        auto s = parse_seconds("--timeout", v);
@@ -243,6 +253,8 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
     }
   }
   for (; i < args.size(); ++i) o.recipients.push_back(args[i]);
+  if (o.proxy && o.proxy_command)
+    return fail(usage_error("--proxy and --proxy-command exclude each other"));
   if (o.resolver && o.root_hints)
     return fail(usage_error("--resolver and --root-hints exclude each other"));
   if (o.trust_ad && (o.resolver || o.root_hints || o.trust_anchor))
@@ -285,6 +297,11 @@ Options:
                        PKIX trust anchors for MTA-STS and --tls-policy verify
   --sts-cache DIR      MTA-STS policy cache (default $XDG_CACHE_HOME/mxclient/mta-sts)
   --no-mta-sts         do not look up MTA-STS policies
+  --proxy socks5://[USER:PASS@]IP[:PORT]
+                       connect to MX hosts (and MTA-STS policy hosts) through this SOCKS5
+                       proxy; it is given IP addresses only, TLS still ends here
+  --proxy-command CMD  connect through CMD's stdin/stdout, e.g. 'ssh -W %h:%p relay';
+                       %h and %p become the chosen address and port
   --timeout SECONDS    give up (exit 75) when the whole run takes longer
   --smtp-timeout NAME=SECONDS
                        override one wait: connect, tls, greeting, ehlo, helo, starttls,

@@ -34,6 +34,9 @@ struct Options {
   std::optional<std::string> ca_path;    // --ca-path
   std::optional<std::string> sts_cache;  // --sts-cache DIR
   bool mta_sts = true;                   // --no-mta-sts turns it off
+  // Proxies (the proxy only carries bytes; DNS, DANE/MTA-STS decisions and TLS stay here).
+  std::optional<std::string> proxy;          // --proxy socks5://[user:pass@]IP[:port]
+  std::optional<std::string> proxy_command;  // --proxy-command "ssh -W %h:%p relay"
   // sendmail: -t reads recipients from the headers; -N/-R/-V: DSN (RFC 3461).
   bool recipients_from_headers = false;
   std::optional<std::string> dsn_notify;  // -N / --dsn-notify: never or success,failure,delay

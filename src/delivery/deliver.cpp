@@ -120,7 +120,7 @@ std::string attempt_result(const HostPolicy& policy, const DriverResult& driven,
 
 /// An open SMTP connection and its session, kept for the other domains of the run.
 struct PooledConnection {
-  std::unique_ptr<Connection> connection;
+  std::unique_ptr<SmtpConnection> connection;
   std::unique_ptr<smtp::Session> session;
   std::string via;  // how it was dialed
 };
@@ -287,10 +287,13 @@ class DomainDelivery {
       progress_.note("connecting to " + where + ":" + std::to_string(env_.port) + " " +
                      dialer.describe());
       ar.via = dialer.describe();
-      auto sock = dialer.dial(net::Endpoint{addr.ip, env_.port}, env_.timeouts.for_connect());
+      auto sock = dialer.connect(net::Endpoint{addr.ip, env_.port}, env_.timeouts.for_connect());
       if (!sock) {
         last = std::move(sock).error();
         last.host = where;
+        // Even a proxy refusing the request for good (SOCKS5 reply 7 or 8) is a local matter
+        // that the sender can fix: the message is kept (temporary), never bounced.
+        last.permanence = Permanence::temporary;
         progress_.note(last.detail);
         ar.error = last;
         finish_record();
@@ -305,8 +308,8 @@ class DomainDelivery {
       PooledConnection fresh;
       fresh.via = ar.via;
       fresh.session = std::make_unique<smtp::Session>(std::move(envelope), options);
-      fresh.connection = std::make_unique<Connection>(std::move(*sock), env_.tls_context,
-                                                      policy.handshake, progress_, env_.timeouts);
+      fresh.connection = std::make_unique<SmtpConnection>(
+          std::move(*sock), env_.tls_context, policy.handshake, progress_, env_.timeouts);
       pooled = pool_.insert_or_assign(key, std::move(fresh)).first;
     }
     smtp::Session& session = *pooled->second.session;

@@ -16,22 +16,24 @@ constexpr std::size_t kLogLineMax = 512;
 
 }  // namespace
 
-Connection::Connection(Fd socket, tls::Context& tls_context, tls::HandshakeParams tls_params,
-                       Progress& progress, const Timeouts& timeouts)
-    : plain_(std::make_unique<net::SocketStream>(std::move(socket))),
+SmtpConnection::SmtpConnection(net::Connection dialed, tls::Context& tls_context,
+                               tls::HandshakeParams tls_params, Progress& progress,
+                               const Timeouts& timeouts)
+    : child_(std::move(dialed.child)),
+      plain_(std::make_unique<net::SocketStream>(std::move(dialed.fd))),
       tls_context_(tls_context),
       tls_params_(std::move(tls_params)),
       progress_(progress),
       timeouts_(timeouts) {}
 
-Connection::~Connection() = default;
+SmtpConnection::~SmtpConnection() = default;
 
-net::Stream& Connection::stream() {
+net::Stream& SmtpConnection::stream() {
   if (secure_) return *secure_;
   return *plain_;
 }
 
-Result<void> Connection::flush(Deadline deadline) {
+Result<void> SmtpConnection::flush(Deadline deadline) {
   if (corked_.empty()) return {};
   auto w = stream().write_all(corked_, deadline);
   corked_.clear();
@@ -41,7 +43,7 @@ Result<void> Connection::flush(Deadline deadline) {
 
 // Splits server bytes into lines for the transcript without trusting their length; terminal
 // control characters from a hostile server never reach the user's terminal.
-void Connection::transcript(std::string_view bytes) {
+void SmtpConnection::transcript(std::string_view bytes) {
   for (char c : bytes) {
     if (c == '\n') {
       if (transcript_truncated_) transcript_line_ += "...";
@@ -58,7 +60,7 @@ void Connection::transcript(std::string_view bytes) {
   }
 }
 
-DriverResult Connection::run(smtp::Session& session, const message::Spool& message) {
+DriverResult SmtpConnection::run(smtp::Session& session, const message::Spool& message) {
   DriverResult result;
   round_trips_ = 0;
   for (bool stop = false; !stop;) {
@@ -160,7 +162,7 @@ DriverResult Connection::run(smtp::Session& session, const message::Spool& messa
   return result;
 }
 
-void Connection::close(smtp::Session& session) {
+void SmtpConnection::close(smtp::Session& session) {
   if (finished_) return;
   session.quit();
   // quit() queues QUIT; collect what the session hands over until it is done.
@@ -174,7 +176,7 @@ void Connection::close(smtp::Session& session) {
   finish(session);
 }
 
-void Connection::finish(smtp::Session& session) {
+void SmtpConnection::finish(smtp::Session& session) {
   if (finished_) return;
   finished_ = true;
   // QUIT (and anything else corked) goes out; its reply is a courtesy and never changes the

@@ -12,6 +12,7 @@
 #include "delivery/timeouts.hpp"
 #include "message/spool.hpp"
 #include "message/wire_chunks.hpp"
+#include "net/dialer.hpp"
 #include "net/socket.hpp"
 #include "smtp/phase.hpp"
 #include "smtp/session.hpp"
@@ -26,13 +27,14 @@ struct DriverResult {
   int round_trips = 0;               // times the client waited for the server during this run
 };
 
-class Connection {
+class SmtpConnection {
  public:
-  Connection(Fd socket, tls::Context& tls_context, tls::HandshakeParams tls_params,
-             Progress& progress, const Timeouts& timeouts);
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-  ~Connection();
+  /// Takes the dialed connection: its socket, and the proxy child carrying it if any.
+  SmtpConnection(net::Connection dialed, tls::Context& tls_context, tls::HandshakeParams tls_params,
+                 Progress& progress, const Timeouts& timeouts);
+  SmtpConnection(const SmtpConnection&) = delete;
+  SmtpConnection& operator=(const SmtpConnection&) = delete;
+  ~SmtpConnection();
 
   /// Drives `session` until it is Idle (keep_open) or Done, streaming `message` when asked.
   /// Writes are corked: everything the session sends before it next waits for the server goes
@@ -47,6 +49,9 @@ class Connection {
   Result<void> flush(Deadline deadline);
   void finish(smtp::Session& session);
 
+  // The proxy child (if any) outlives the streams: declared first, destroyed last, so it
+  // sees the socket close and exits by itself before it is reaped.
+  std::unique_ptr<net::ChildProcess> child_;
   std::unique_ptr<net::SocketStream> plain_;
   std::unique_ptr<tls::TlsStream> secure_;
   tls::Context& tls_context_;
