@@ -26,12 +26,13 @@ declare -A max_len=(
   [message_headers]=4096
   [dns_records]=600
   [dns_wire]=1500
+  [socks5]=600
 )
 if [ "$#" -gt 0 ]; then
   targets=("$@")
 else
   targets=(smtp_reply smtp_ehlo smtp_mailbox smtp_idna message_stuffing message_headers
-           dns_records dns_wire)
+           dns_records dns_wire socks5)
 fi
 for t in "${targets[@]}"; do
   [ -n "${max_len[$t]:-}" ] || { echo "unknown fuzz target: $t" >&2; exit 2; }

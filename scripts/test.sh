@@ -16,6 +16,9 @@ cmake --preset dev >/dev/null
 cmake --build --preset dev -j "$jobs"
 ctest --preset dev -j "$jobs"
 
+echo "== fuzzing: a short run of every libFuzzer target (scripts/fuzz.sh runs longer ones)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-10} FUZZ_JOBS=$jobs bash scripts/fuzz.sh
+
 echo "== build + tests (ASan + UBSan)"
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"
