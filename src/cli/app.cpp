@@ -8,10 +8,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
+#include <map>
 
 #include "cli/exit_codes.hpp"
 #include "cli/identity.hpp"
 #include "cli/options.hpp"
+#include "config/config.hpp"
+#include "config/routes.hpp"
 #include "delivery/deliver.hpp"
 #include "dns/trust_ad_resolver.hpp"
 #include "dns/unbound_resolver.hpp"
@@ -134,21 +138,22 @@ bool tls_required_no(const std::string& headers) {
 
 /// --proxy / --proxy-command: how MX hosts are reached (null: directly). `for_https` builds
 /// the variant for the MTA-STS fetch, where the client speaks first.
-Result<std::unique_ptr<net::Dialer>> make_dialer(const Options& o, bool for_https) {
-  if (o.proxy) {
-    auto url = net::parse_proxy_url(*o.proxy);
+Result<std::unique_ptr<net::Dialer>> make_dialer(const std::optional<std::string>& proxy,
+                                                 const std::optional<std::string>& proxy_command,
+                                                 bool for_https) {
+  if (proxy) {
+    auto url = net::parse_proxy_url(*proxy);
     if (!url) return fail(std::move(url).error());
     return std::unique_ptr<net::Dialer>(std::make_unique<net::Socks5Dialer>(std::move(*url)));
   }
-  if (o.proxy_command) {
-    if (auto c = net::CommandDialer::check_template(*o.proxy_command); !c)
+  if (proxy_command) {
+    if (auto c = net::CommandDialer::check_template(*proxy_command); !c)
       return fail(std::move(c).error());
     net::CommandDialer::Options opts;
     // SMTP servers speak first, so the first byte proves the connection; HTTPS clients do.
     opts.ready =
         for_https ? net::CommandDialer::Ready::at_once : net::CommandDialer::Ready::first_byte;
-    return std::unique_ptr<net::Dialer>(
-        std::make_unique<net::CommandDialer>(*o.proxy_command, opts));
+    return std::unique_ptr<net::Dialer>(std::make_unique<net::CommandDialer>(*proxy_command, opts));
   }
   return std::unique_ptr<net::Dialer>();
 }
@@ -169,7 +174,7 @@ Result<std::function<std::optional<mtasts::PolicyLookup>(const std::string&)>> m
   if (o.ca_file) fetch.ca_file = *o.ca_file;
   if (o.ca_path) fetch.ca_path = *o.ca_path;
   // Through the same proxy as the SMTP connections (the policy host is never resolved by it).
-  auto https_dialer = make_dialer(o, true);
+  auto https_dialer = make_dialer(o.proxy, o.proxy_command, true);
   if (!https_dialer) return fail(std::move(https_dialer).error());
   if (*https_dialer) {
     std::shared_ptr<net::Dialer> dialer = std::move(*https_dialer);
@@ -192,6 +197,105 @@ Result<std::function<std::optional<mtasts::PolicyLookup>(const std::string&)>> m
         if (!found->note.empty()) progress.note("MTA-STS: " + found->note);
         return std::move(*found);
       });
+}
+
+/// The config file's [defaults], for every option the command line left unset.
+void merge_defaults(Options& o, const config::Defaults& d) {
+  auto fill = [](auto& flag, const auto& dflt) {
+    if (!flag && dflt) flag = dflt;
+  };
+  fill(o.helo, d.helo);
+  fill(o.tls_policy, d.tls_policy);
+  fill(o.resolver, d.resolver);
+  fill(o.trust_anchor, d.trust_anchor);
+  fill(o.root_hints, d.root_hints);
+  fill(o.ca_file, d.ca_file);
+  fill(o.ca_path, d.ca_path);
+  fill(o.sts_cache, d.sts_cache);
+  if (!o.proxy && !o.proxy_command) {
+    o.proxy = d.proxy;
+    o.proxy_command = d.proxy_command;
+  }
+  fill(o.overall_timeout, d.timeout);
+  if (d.require_tls.value_or(false)) o.require_tls = true;
+  if (!d.mta_sts.value_or(true)) o.mta_sts = false;
+  // The file's timeouts first, so that --smtp-timeout flags override them.
+  std::vector<std::string> timeouts;
+  for (const auto& t : d.smtp_timeouts) timeouts.push_back(t.assignment());
+  timeouts.insert(timeouts.end(), o.smtp_timeouts.begin(), o.smtp_timeouts.end());
+  o.smtp_timeouts = std::move(timeouts);
+}
+
+/// What the routes need kept alive during the delivery.
+struct RouteResources {
+  std::vector<std::unique_ptr<net::Dialer>> dialers;
+  std::vector<std::unique_ptr<tls::Context>> contexts;
+};
+
+std::string domain_part(const std::string& mailbox) {
+  auto at = mailbox.rfind('@');
+  return at == std::string::npos ? std::string() : mailbox.substr(at + 1);
+}
+
+/// One delivery::Route for each transport the config's routes choose (first match wins, no
+/// match = direct delivery), and each recipient's route.
+Result<void> assign_routes(const config::Config& cfg, const Options& o, delivery::Request& request,
+                           RouteResources& res) {
+  std::map<const config::Transport*, std::size_t> made;
+  for (const auto& rcpt : request.recipients) {
+    const config::Transport* t = config::select_transport(
+        cfg, domain_part(rcpt), domain_part(request.reverse_path), o.attempt);
+    if (t == nullptr) {
+      request.recipient_routes.push_back(SIZE_MAX);  // direct, with the command line's proxy
+      continue;
+    }
+    if (auto it = made.find(t); it != made.end()) {
+      request.recipient_routes.push_back(it->second);
+      continue;
+    }
+    delivery::Route route;
+    route.name = t->name;
+    std::optional<std::string> proxy, proxy_command;
+    if (const auto* d = t->direct()) {
+      proxy = d->proxy;
+      proxy_command = d->proxy_command;
+    } else if (const auto* s = t->socks()) {
+      proxy = s->proxy;
+      proxy_command = s->proxy_command;
+    } else if (const auto* smtp = t->smtp()) {
+      delivery::RelayTarget relay;
+      relay.host = smtp->host;
+      relay.port = smtp->port;
+      relay.implicit_tls = smtp->tls == config::TlsMode::implicit;
+      relay.tls =
+          smtp->tls == config::TlsMode::none ? smtp::TlsMode::none : smtp::TlsMode::required;
+      if (smtp->ca_file) {
+        tls::ContextOptions co;
+        co.ca_file = *smtp->ca_file;
+        auto ctx = tls::Context::create(co);
+        if (!ctx) return fail(std::move(ctx).error());
+        res.contexts.push_back(std::make_unique<tls::Context>(std::move(*ctx)));
+        relay.tls_context = res.contexts.back().get();
+      }
+      route.relay = relay;
+      proxy = o.proxy;
+      proxy_command = o.proxy_command;
+    } else {
+      return fail(permanent_error(Stage::config, "transport '" + t->name + "' (type " +
+                                                     config::transport_type_name(t->type()) +
+                                                     ") cannot be used by this build"));
+    }
+    if (proxy || proxy_command) {
+      auto dialer = make_dialer(proxy, proxy_command, false);
+      if (!dialer) return fail(std::move(dialer).error());
+      res.dialers.push_back(std::move(*dialer));
+      route.dialer = res.dialers.back().get();
+    }
+    made[t] = request.routes.size();
+    request.recipient_routes.push_back(request.routes.size());
+    request.routes.push_back(std::move(route));
+  }
+  return {};
 }
 
 Result<std::unique_ptr<dns::Resolver>> make_resolver(const Options& o,
@@ -222,7 +326,7 @@ int run(int argc, char** argv) {
     std::cerr << "mxclient: " << parsed.error().detail << "\nTry 'mxclient --help'.\n";
     return ex::usage;
   }
-  const Options& o = *parsed;
+  Options o = *parsed;
   if (o.help) {
     std::cout << usage_text();
     return ex::ok;
@@ -233,6 +337,9 @@ int run(int argc, char** argv) {
   }
   // A peer closing early must surface as an error value, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  auto cfg = config::load_config(o.config);
+  if (!cfg) return report_error(cfg.error());
+  merge_defaults(o, cfg->defaults);
 
   // Addresses are checked before anything is read or sent (RFC 5321 §4.1.2).
   std::string sender;
@@ -254,7 +361,7 @@ int run(int argc, char** argv) {
     request.recipients.push_back(*m);
   }
   request.helo_name = o.helo ? *o.helo : local_fqdn();
-  auto level = delivery::parse_level(o.tls_policy);
+  auto level = delivery::parse_level(o.tls_policy.value_or("dane"));
   if (!level) return report_error(level.error());
   request.level = *level;
   request.require_tls = o.require_tls;
@@ -305,10 +412,13 @@ int run(int argc, char** argv) {
   auto tls_context = tls::Context::create(tls_options);
   if (!tls_context) return report_error(tls_context.error());
 
-  auto dialer = make_dialer(o, false);
+  auto dialer = make_dialer(o.proxy, o.proxy_command, false);
   if (!dialer) return report_error(dialer.error());
   auto sts = make_mta_sts(o, **resolver, progress);
   if (!sts) return report_error(sts.error());
+  RouteResources route_resources;
+  if (auto routed = assign_routes(*cfg, o, request, route_resources); !routed)
+    return report_error(routed.error());
   delivery::Environment env(**resolver, *tls_context, progress);
   env.timeouts = timeouts;
   env.dialer = dialer->get();

@@ -126,6 +126,20 @@ constexpr LongOption kLongOptions[] = {
        o.envid = v;
        return {};
      }},
+    {"config", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.config = v;
+       return {};
+     }},
+    {"attempt", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       char* end = nullptr;
+       long n = std::strtol(v.c_str(), &end, 10);
+       if (v.empty() || *end != '\0' || n < 1 || n > 1000000)
+         return fail(usage_error("--attempt needs a positive whole number, got '" + v + "'"));
+       o.attempt = static_cast<int>(n);
+       return {};
+     }},
     {"proxy", true,
      [](Options& o, const std::string& v) -> Result<void> {
        o.proxy = v;
@@ -302,6 +316,9 @@ Options:
                        proxy; it is given IP addresses only, TLS still ends here
   --proxy-command CMD  connect through CMD's stdin/stdout, e.g. 'ssh -W %h:%p relay';
                        %h and %p become the chosen address and port
+    --config FILE        transports and routes (default $XDG_CONFIG_HOME/mxclient/config.toml,
+                       then /etc/mxclient/config.toml); its [defaults] apply unless a flag says otherwise
+  --attempt N          the delivery attempt number a queue is at (routes may depend on it)
   --timeout SECONDS    give up (exit 75) when the whole run takes longer
   --smtp-timeout NAME=SECONDS
                        override one wait: connect, tls, greeting, ehlo, helo, starttls,

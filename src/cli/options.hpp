@@ -28,12 +28,12 @@ struct Options {
   std::optional<double> overall_timeout;
   std::vector<std::string> smtp_timeouts;
   // TLS policy (RFC 7672, RFC 8461, RFC 8689).
-  std::string tls_policy = "dane";       // --tls-policy
-  bool require_tls = false;              // --require-tls
-  std::optional<std::string> ca_file;    // --ca-file: PKIX trust (MTA-STS, verify)
-  std::optional<std::string> ca_path;    // --ca-path
-  std::optional<std::string> sts_cache;  // --sts-cache DIR
-  bool mta_sts = true;                   // --no-mta-sts turns it off
+  std::optional<std::string> tls_policy;  // --tls-policy (default dane)
+  bool require_tls = false;               // --require-tls
+  std::optional<std::string> ca_file;     // --ca-file: PKIX trust (MTA-STS, verify)
+  std::optional<std::string> ca_path;     // --ca-path
+  std::optional<std::string> sts_cache;   // --sts-cache DIR
+  bool mta_sts = true;                    // --no-mta-sts turns it off
   // Proxies (the proxy only carries bytes; DNS, DANE/MTA-STS decisions and TLS stay here).
   std::optional<std::string> proxy;          // --proxy socks5://[user:pass@]IP[:port]
   std::optional<std::string> proxy_command;  // --proxy-command "ssh -W %h:%p relay"
@@ -42,6 +42,9 @@ struct Options {
   std::optional<std::string> dsn_notify;  // -N / --dsn-notify: never or success,failure,delay
   std::optional<std::string> dsn_ret;     // -R / --dsn-ret: full or hdrs
   std::optional<std::string> envid;       // -V / --envid
+  // The config file (transports and routes) and the queue's attempt number for routes.
+  std::optional<std::string> config;  // --config FILE
+  int attempt = 1;                    // --attempt N
 };
 
 /// Parses argv (without argv[0]). Errors are Stage::usage.

@@ -4,14 +4,19 @@
 #include "delivery/deliver.hpp"
 
 #include <chrono>
+#include <climits>
+#include <cstdint>
 #include <map>
 #include <random>
 #include <set>
+
+#include <sys/socket.h>
 
 #include "dane/tlsa.hpp"
 #include "delivery/driver.hpp"
 #include "delivery/policy.hpp"
 #include "dns/destinations.hpp"
+#include "dns/records.hpp"
 #include "net/socket.hpp"
 #include "smtp/idna.hpp"
 #include "smtp/session.hpp"
@@ -137,17 +142,23 @@ class DomainDelivery {
  public:
   DomainDelivery(const Request& request, const message::Spool& message, Environment& env,
                  std::vector<RecipientOutcome>& outcomes, ConnectionPool& pool,
-                 DomainRecord& record)
+                 DomainRecord& record, const Route* route)
       : request_(request),
         message_(message),
         env_(env),
         progress_(env.progress),
         outcomes_(outcomes),
         pool_(pool),
-        record_(record) {}
+        record_(record),
+        route_(route),
+        relay_(route && route->relay ? &*route->relay : nullptr) {}
 
   void run(const std::string& domain, std::vector<Pending> pending) {
     pending_ = std::move(pending);
+    if (relay_) {
+      run_relay();
+      return;
+    }
     progress_.note("looking up the mail exchangers of " + domain);
     std::function<std::uint32_t()> random = env_.random;
     if (!random)
@@ -223,6 +234,63 @@ class DomainDelivery {
  private:
   enum class Attempt : unsigned char { next, stop, plaintext_retry };
 
+  /// All recipients of the route to its relay: its addresses in turn, PKIX-verified TLS
+  /// (STARTTLS or implicit) unless the transport says none.
+  void run_relay() {
+    const RelayTarget& r = *relay_;
+    record_.domain = "relay " + route_->name + " (" + r.host + ":" + std::to_string(r.port) + ")";
+    progress_.note("route " + route_->name + ": relaying through " + r.host + ":" +
+                   std::to_string(r.port));
+    dns::MxHost host;
+    host.name = r.host;
+    host.expanded_name = r.host;
+    Error last = temporary_error(Stage::dns, "no address found for the relay " + r.host);
+    if (net::is_ip_literal(r.host)) {
+      host.addresses.push_back(
+          {r.host, r.host.find(':') == std::string::npos ? AF_INET : AF_INET6});
+    } else {
+      // A relay's name need not be DNSSEC-signed (PKIX authenticates it), but never bogus.
+      const dns::Question qs[] = {{r.host, dns::rrtype::AAAA}, {r.host, dns::rrtype::A}};
+      for (auto& a : env_.resolver.resolve(qs)) {
+        if (!a) {
+          last = std::move(a).error();
+          continue;
+        }
+        if (a->security == dns::Security::bogus) {
+          last = temporary_error(Stage::dns,
+                                 "DNSSEC validation failed for " + r.host + ": " + a->why_bogus);
+          continue;
+        }
+        for (const auto& rd : a->rdata) {
+          bool v4 = a->qtype == dns::rrtype::A;
+          auto ip = v4 ? dns::parse_a(rd) : dns::parse_aaaa(rd);
+          if (ip) host.addresses.push_back({*ip, v4 ? AF_INET : AF_INET6});
+        }
+      }
+    }
+    HostPolicy policy;
+    policy.handshake.sni = r.host;
+    if (r.tls == smtp::TlsMode::none && !r.implicit_tls) {
+      policy.tls = smtp::TlsMode::none;
+      policy.summary = "relay without TLS (the transport says tls = none)";
+    } else {
+      policy.tls = r.implicit_tls ? smtp::TlsMode::none : smtp::TlsMode::required;
+      policy.handshake.verify = tls::Verify::pkix;
+      policy.handshake.reference_names = {r.host};
+      policy.auth = Authentication::pkix;
+      policy.summary = std::string(r.implicit_tls ? "implicit TLS" : "STARTTLS required") +
+                       " with a PKIX-valid certificate for " + r.host;
+    }
+    progress_.note(r.host + ": " + policy.summary);
+    record_.hosts.push_back({r.host, policy.summary, authentication_name(policy.auth), {}, {}});
+    for (const auto& addr : host.addresses) {
+      if (addresses_ >= kMaxAddresses || sessions_ >= kMaxSessions) break;
+      ++addresses_;
+      if (attempt(host, addr, policy, last, false) == Attempt::stop || pending_.empty()) return;
+    }
+    finish_all(last);
+  }
+
   void show(const dns::Destinations& dest) {
     if (dest.expanded_domain != dest.domain)
       progress_.note(dest.domain + " is an alias (CNAME) of " + dest.expanded_domain);
@@ -268,7 +336,8 @@ class DomainDelivery {
 
     // A connection left open by another domain of this run, to the same host and address
     // under the same TLS policy, carries this message too (RFC 5321 §3.3: several transactions).
-    std::string key = addr.ip + "|" + host.name + "|" + policy.summary + "|" +
+    std::string key = addr.ip + "|" + std::to_string(relay_ ? relay_->port : env_.port) + "|" +
+                      host.name + "|" + policy.summary + "|" +
                       std::to_string(static_cast<int>(policy.tls));
     auto pooled = pool_.find(key);
     if (pooled != pool_.end() && !pooled->second.session->can_reuse()) {
@@ -283,11 +352,13 @@ class DomainDelivery {
       pooled->second.session->start_transaction(std::move(envelope));
     } else {
       net::DirectDialer direct;
-      net::Dialer& dialer = env_.dialer ? *env_.dialer : direct;
-      progress_.note("connecting to " + where + ":" + std::to_string(env_.port) + " " +
+      net::Dialer* chosen = route_ && route_->dialer ? route_->dialer : env_.dialer;
+      net::Dialer& dialer = chosen ? *chosen : direct;
+      const std::uint16_t port = relay_ ? relay_->port : env_.port;
+      progress_.note("connecting to " + where + ":" + std::to_string(port) + " " +
                      dialer.describe());
       ar.via = dialer.describe();
-      auto sock = dialer.connect(net::Endpoint{addr.ip, env_.port}, env_.timeouts.for_connect());
+      auto sock = dialer.connect(net::Endpoint{addr.ip, port}, env_.timeouts.for_connect());
       if (!sock) {
         last = std::move(sock).error();
         last.host = where;
@@ -305,11 +376,16 @@ class DomainDelivery {
       options.helo_name = request_.helo_name;
       options.tls = policy.tls;
       options.keep_open = true;  // QUIT when the run ends, in case another domain shares the host
+      if (relay_ && relay_->implicit_tls) {
+        options.tls_active = true;
+        options.tls_authenticated = policy.handshake.verify != tls::Verify::none;
+      }
       PooledConnection fresh;
       fresh.via = ar.via;
       fresh.session = std::make_unique<smtp::Session>(std::move(envelope), options);
       fresh.connection = std::make_unique<SmtpConnection>(
-          std::move(*sock), env_.tls_context, policy.handshake, progress_, env_.timeouts);
+          std::move(*sock), relay_ && relay_->tls_context ? *relay_->tls_context : env_.tls_context,
+          policy.handshake, progress_, env_.timeouts, relay_ && relay_->implicit_tls);
       pooled = pool_.insert_or_assign(key, std::move(fresh)).first;
     }
     smtp::Session& session = *pooled->second.session;
@@ -398,6 +474,8 @@ class DomainDelivery {
   std::vector<RecipientOutcome>& outcomes_;
   ConnectionPool& pool_;
   DomainRecord& record_;
+  const Route* route_;                     // null: direct delivery with the environment's dialer
+  const RelayTarget* relay_;               // set for smarthost / submission routes
   std::vector<PooledConnection> retired_;  // closed, kept while their outcome is read
   std::vector<Pending> pending_;
   int addresses_ = 0;
@@ -410,22 +488,35 @@ class DomainDelivery {
 Report deliver(const Request& request, const message::Spool& message, Environment& env) {
   Report report;
   report.recipients.resize(request.recipients.size());
-  // Group recipients by domain, keeping first-seen order (one transaction per domain).
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<Pending>> by_domain;
+  // Group recipients by route and, for direct delivery, by domain, keeping first-seen order:
+  // one transaction per domain, or per relay.
+  struct Group {
+    std::string domain;
+    const Route* route = nullptr;
+    std::vector<Pending> pending;
+  };
+  std::vector<Group> groups;
+  std::map<std::pair<std::size_t, std::string>, std::size_t> index;
   for (std::size_t i = 0; i < request.recipients.size(); ++i) {
-    std::string d = domain_of(request.recipients[i]);
-    auto [it, inserted] = by_domain.try_emplace(d);
-    if (inserted) order.push_back(d);
-    it->second.push_back({i, request.recipients[i], std::nullopt});
+    const Route* route = nullptr;
+    std::size_t r = SIZE_MAX;
+    if (i < request.recipient_routes.size() &&
+        request.recipient_routes[i] < request.routes.size()) {
+      r = request.recipient_routes[i];
+      route = &request.routes[r];
+    }
+    std::string d = route && route->relay ? std::string() : domain_of(request.recipients[i]);
+    auto [it, inserted] = index.try_emplace({r, d}, groups.size());
+    if (inserted) groups.push_back({d, route, {}});
+    groups[it->second].pending.push_back({i, request.recipients[i], std::nullopt});
   }
   auto started = std::chrono::steady_clock::now();
   ConnectionPool pool;
-  report.domains.reserve(order.size());
-  for (const auto& d : order) {
-    DomainDelivery dd(request, message, env, report.recipients, pool,
-                      report.domains.emplace_back());
-    dd.run(d, std::move(by_domain[d]));
+  report.domains.reserve(groups.size());
+  for (auto& g : groups) {
+    DomainDelivery dd(request, message, env, report.recipients, pool, report.domains.emplace_back(),
+                      g.route);
+    dd.run(g.domain, std::move(g.pending));
     report.round_trips += dd.round_trips();
   }
   for (auto& [key, pooled] : pool) pooled.connection->close(*pooled.session);

@@ -23,6 +23,24 @@
 
 namespace mx::delivery {
 
+/// A smarthost or submission server: all recipients of the route go there (RFC 6409 when it
+/// authenticates). The server is authenticated by PKIX against `host` unless tls is none.
+struct RelayTarget {
+  std::string host;
+  std::uint16_t port = 25;
+  bool implicit_tls = false;                    // RFC 8314: TLS from the first byte (465)
+  smtp::TlsMode tls = smtp::TlsMode::required;  // STARTTLS required (none: plain smarthost)
+  tls::Context* tls_context = nullptr;          // its PKIX trust (ca_file); null: the default
+};
+
+/// How a group of recipients travels: directly to their MX hosts (optionally through a proxy
+/// dialer), or through a relay.
+struct Route {
+  std::string name;                  // the config's transport name, for the transcript
+  net::Dialer* dialer = nullptr;     // null: Environment::dialer
+  std::optional<RelayTarget> relay;  // nullopt: direct delivery to the MX
+};
+
 struct Request {
   std::string reverse_path;             // "" for the null sender
   std::vector<std::string> recipients;  // validated mailboxes "local@domain"
@@ -34,6 +52,10 @@ struct Request {
   std::optional<smtp::Notify> notify;
   std::optional<std::string> ret;
   std::optional<std::string> envid;
+  /// Routes chosen by the config file; recipient_routes[i] indexes routes for recipients[i].
+  /// Both empty: every recipient goes directly to its MX.
+  std::vector<Route> routes;
+  std::vector<std::size_t> recipient_routes;
 };
 
 struct Environment {

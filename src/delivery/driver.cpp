@@ -18,13 +18,14 @@ constexpr std::size_t kLogLineMax = 512;
 
 SmtpConnection::SmtpConnection(net::Connection dialed, tls::Context& tls_context,
                                tls::HandshakeParams tls_params, Progress& progress,
-                               const Timeouts& timeouts)
+                               const Timeouts& timeouts, bool implicit_tls)
     : child_(std::move(dialed.child)),
       plain_(std::make_unique<net::SocketStream>(std::move(dialed.fd))),
       tls_context_(tls_context),
       tls_params_(std::move(tls_params)),
       progress_(progress),
-      timeouts_(timeouts) {}
+      timeouts_(timeouts),
+      implicit_tls_pending_(implicit_tls) {}
 
 SmtpConnection::~SmtpConnection() = default;
 
@@ -60,9 +61,44 @@ void SmtpConnection::transcript(std::string_view bytes) {
   }
 }
 
+bool SmtpConnection::start_tls(smtp::Session& session, DriverResult& result) {
+  auto hs = tls::handshake(plain_->release_fd(), tls_context_, tls_params_,
+                           timeouts_.for_tls_handshake());
+  ++round_trips_;
+  waiting_ = false;
+  if (!hs) {
+    progress_.note("TLS handshake failed: " + hs.error().detail);
+    result.tls_failure = hs.error();
+    session.tls_failed(std::move(hs).error());
+    return false;
+  }
+  secure_ = std::move(*hs);
+  const tls::Info& info = secure_->info();
+  std::string how;
+  if (info.dane_verified)
+    how = " (DANE: matched TLSA " + info.dane_record + " at depth " +
+          std::to_string(info.dane_depth) + ")";
+  else if (info.pkix_valid)
+    how = " (PKIX-valid certificate)";
+  else
+    how = " (certificate not verified: " + info.pkix_error + ")";
+  progress_.note("TLS established: " + info.version + " " + info.cipher +
+                 ", server key SPKI SHA-256 " + info.spki_sha256 + how);
+  tls_info_ = info;
+  return true;
+}
+
 DriverResult SmtpConnection::run(smtp::Session& session, const message::Spool& message) {
   DriverResult result;
   round_trips_ = 0;
+  if (implicit_tls_pending_) {
+    implicit_tls_pending_ = false;
+    // RFC 8314 §3.3: TLS first; the session was created with tls_active and never asks.
+    if (!start_tls(session, result)) {
+      result.round_trips = round_trips_;
+      return result;
+    }
+  }
   for (bool stop = false; !stop;) {
     smtp::Action action = session.next();
     std::visit(Overloaded{
@@ -98,32 +134,8 @@ DriverResult SmtpConnection::run(smtp::Session& session, const message::Spool& m
                        session.connection_lost(std::move(w).error());
                        return;
                      }
-                     auto hs = tls::handshake(plain_->release_fd(), tls_context_, tls_params_,
-                                              timeouts_.for_tls_handshake());
-                     ++round_trips_;
-                     waiting_ = false;
-                     if (!hs) {
-                       progress_.note("TLS handshake failed: " + hs.error().detail);
-                       result.tls_failure = hs.error();
-                       session.tls_failed(std::move(hs).error());
-                       return;
-                     }
-                     secure_ = std::move(*hs);
-                     const tls::Info& info = secure_->info();
-                     std::string how;
-                     if (info.dane_verified)
-                       how = " (DANE: matched TLSA " + info.dane_record + " at depth " +
-                             std::to_string(info.dane_depth) + ")";
-                     else if (info.pkix_valid)
-                       how = " (PKIX-valid certificate)";
-                     else
-                       how = " (certificate not verified: " + info.pkix_error + ")";
-                     progress_.note("TLS established: " + info.version + " " + info.cipher +
-                                    ", server key SPKI SHA-256 " + info.spki_sha256 + how);
-                     tls_info_ = info;
-                     // Authenticated (DANE or PKIX) when verification was asked for: the handshake
-                     // fails otherwise.
-                     session.tls_started(tls_params_.verify != tls::Verify::none);
+                     if (start_tls(session, result))
+                       session.tls_started(tls_params_.verify != tls::Verify::none);
                    },
                    [&](smtp::SendBody& b) {
                      progress_.sent("(message body, " + std::to_string(message.size()) + " octets" +

@@ -30,8 +30,9 @@ struct DriverResult {
 class SmtpConnection {
  public:
   /// Takes the dialed connection: its socket, and the proxy child carrying it if any.
+  /// With `implicit_tls` the handshake comes first (RFC 8314 §3), before the greeting.
   SmtpConnection(net::Connection dialed, tls::Context& tls_context, tls::HandshakeParams tls_params,
-                 Progress& progress, const Timeouts& timeouts);
+                 Progress& progress, const Timeouts& timeouts, bool implicit_tls = false);
   SmtpConnection(const SmtpConnection&) = delete;
   SmtpConnection& operator=(const SmtpConnection&) = delete;
   ~SmtpConnection();
@@ -66,6 +67,10 @@ class SmtpConnection {
   bool transcript_truncated_ = false;
   std::array<char, 16 * 1024> buf_{};
   bool finished_ = false;
+  bool implicit_tls_pending_ = false;  // the RFC 8314 handshake has not run yet
+
+  /// Runs the TLS handshake on the plain socket; false (with the session told) on failure.
+  bool start_tls(smtp::Session& session, DriverResult& result);
 
   void transcript(std::string_view bytes);
 };

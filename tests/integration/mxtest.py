@@ -62,6 +62,8 @@ ROOT_KEY = ENV["dns"]["root_key"]
 ROOT_HINTS = ENV["dns"]["root_hints"]
 RESOLVER = ENV["dns"]["resolver"]["addr"]
 CA_PEM = ENV.get("ca_pem")  # the test CA (DANE-TA trust anchor, PKIX trust for MTA-STS)
+# The submission server (Postfix + Dovecot SASL; testbed.py SUBMISSION), None on older testbeds.
+SUBMISSION = ENV.get("submission")
 
 
 def help_text():
@@ -123,14 +125,24 @@ class Run:
 
 
 # Caches mxclient keeps under $XDG_CACHE_HOME (the MTA-STS policy cache) go to a directory of
-# this test process, never to the user's own cache; tests that care pass --sts-cache.
+# this test process, never to the user's own cache; tests that care pass --sts-cache. Likewise
+# $XDG_CONFIG_HOME points to an empty directory, so that a user's
+# ~/.config/mxclient/config.toml never applies; tests that want a config pass --config.
 _CACHE_HOME = tempfile.TemporaryDirectory(prefix="mxtest-cache-")
+_CONFIG_HOME = tempfile.TemporaryDirectory(prefix="mxtest-config-")
 
 
-def run_mxclient(rcpts, data=b"", stdin=None, timeout=60, **kw):
-    """Runs mxclient with data (bytes) on stdin, or with the given stdin file object/fd."""
+def run_mxclient(rcpts, data=b"", stdin=None, timeout=60, env=None, **kw):
+    """Runs mxclient with data (bytes) on stdin, or with the given stdin file object/fd; env
+    adds (or, with value None, removes) environment variables."""
     argv = mxclient_argv(rcpts, **kw)
-    env = dict(os.environ, XDG_CACHE_HOME=_CACHE_HOME.name)
+    extra_env = env or {}
+    env = dict(os.environ, XDG_CACHE_HOME=_CACHE_HOME.name, XDG_CONFIG_HOME=_CONFIG_HOME.name)
+    for k, v in extra_env.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
     try:
         if stdin is None:
             p = subprocess.run(argv, input=data, capture_output=True, timeout=timeout, env=env)

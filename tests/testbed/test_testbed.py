@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 # Self-test of the running testbed (no mxclient needed): DNS data and DNSSEC outcomes, TLS
-# certificates, Postfix refusals and byte-exact maildir delivery, and the helper scripts.
+# certificates, Postfix refusals and byte-exact maildir delivery, SASL submission, and the
+# helper scripts.
 """Run through ctest (testbed.selftest) or: TESTBED_DIR=<dir> python3 test_testbed.py"""
 
+import base64
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -371,6 +374,167 @@ class MtaStsScenarioTest(unittest.TestCase):
         with smtp("mx12") as s:
             with self.assertRaises(ssl.SSLCertVerificationError):
                 s.starttls(context=tls_context(ENV["ca_pem"], "mxsts-self.insecure.example"))
+
+
+def scram_auth(client, mech, user, password):
+    """A minimal SCRAM client (RFC 5802 section 3, no channel binding: GS2 header "n,,") over
+    an smtplib connection. Returns the final (code, text); raises AssertionError when the
+    server's signature (server-final "v=") is wrong."""
+    hname = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-1": "sha1"}[mech]
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    cnonce = b64(os.urandom(18))
+    first_bare = f"n={user},r={cnonce}"
+    code, text = client.docmd("AUTH", f"{mech} {b64(('n,,' + first_bare).encode())}")
+    if code != 334:
+        return code, text
+    server_first = base64.b64decode(text).decode()
+    attrs = dict(a.split("=", 1) for a in server_first.split(","))
+    if not attrs["r"].startswith(cnonce):
+        raise AssertionError(f"server nonce does not extend ours: {server_first}")
+    salted = hashlib.pbkdf2_hmac(hname, password.encode(), base64.b64decode(attrs["s"]),
+                                 int(attrs["i"]))
+    hm = lambda k, m: hmac.new(k, m, hname).digest()  # noqa: E731
+    client_key = hm(salted, b"Client Key")
+    final_bare = f"c={b64(b'n,,')},r={attrs['r']}"
+    auth_msg = f"{first_bare},{server_first},{final_bare}".encode()
+    proof = bytes(a ^ b for a, b in zip(client_key,
+                                        hm(hashlib.new(hname, client_key).digest(), auth_msg)))
+    code, text = client.docmd(b64(f"{final_bare},p={b64(proof)}".encode()))
+    if code == 334:  # server-final as a challenge; an empty response completes (RFC 4954)
+        server_final = base64.b64decode(text).decode()
+        want = "v=" + b64(hm(hm(salted, b"Server Key"), auth_msg))
+        if server_final != want:
+            raise AssertionError(f"bad server signature {server_final!r}, want {want!r}")
+        code, text = client.docmd("")
+    return code, text
+
+
+class SubmissionTest(unittest.TestCase):
+    """Postfix submission listeners with Dovecot SASL (testbed.SUBMISSION)."""
+
+    def setUp(self):
+        self.sub = ENV["submission"]
+        self.ctx = tls_context(self.sub["ca_file"], self.sub["host"])
+
+    def client(self, listener="starttls"):
+        return testbed.submission_client(listener, self.ctx, timeout=10)
+
+    def auth(self, c, mech, user="alice", password=None):
+        password = self.sub["users"][user] if password is None else password
+        if mech.startswith("SCRAM-"):
+            return scram_auth(c, mech, user, password)
+        c.user, c.password = user, password
+        method = {"PLAIN": c.auth_plain, "LOGIN": c.auth_login,
+                  "CRAM-MD5": c.auth_cram_md5}[mech]
+        try:
+            return c.auth(mech, method, initial_response_ok=(mech == "PLAIN"))
+        except smtplib.SMTPAuthenticationError as e:
+            return e.smtp_code, e.smtp_error
+
+    def test_dns(self):
+        rcode, flags, answers = drill(f"{self.sub['host']}.", "A")
+        self.assertEqual(rcode, "NOERROR")
+        self.assertIn("ad", flags)
+        self.assertIn(["A", self.sub["addr"]], answers)
+
+    def test_env(self):
+        self.assertEqual(self.sub["ports"], {"starttls": 587, "implicit": 465,
+                                             "plain_only": 1587})
+        self.assertEqual(self.sub["addresses"], [self.sub["addr"]])
+        self.assertEqual(self.sub["users"]["alice"], "alice-secret")
+
+    def test_no_auth_and_no_mail_before_starttls(self):
+        for name in ("starttls", "plain_only"):
+            with testbed.submission_client(name, self.ctx, starttls=False) as c:
+                c.ehlo()
+                self.assertTrue(c.has_extn("starttls"), name)
+                self.assertFalse(c.has_extn("auth"), name)
+                self.assertEqual(c.docmd("AUTH", "PLAIN")[0], 530, name)
+                self.assertEqual(c.docmd("MAIL", "FROM:<a@client.example>")[0], 530, name)
+
+    def test_certificate_verifies_on_every_listener(self):
+        for name in self.sub["ports"]:
+            with self.client(name) as c:
+                der = c.sock.getpeercert(binary_form=True)
+                self.assertEqual(der, testbed.pem_der(self.sub["cert"]), name)
+
+    def test_certificate_fails_for_another_name(self):
+        with socket.create_connection((self.sub["addr"], 465), timeout=10) as raw:
+            with self.assertRaises(ssl.SSLCertVerificationError):
+                self.ctx.wrap_socket(raw, server_hostname="mx1.secure.example")
+
+    def test_mechanisms_offered(self):
+        want = {"starttls": self.sub["mechanisms"], "implicit": self.sub["mechanisms"],
+                "plain_only": self.sub["plain_only_mechanisms"]}
+        for name, mechs in want.items():
+            with self.client(name) as c:
+                self.assertEqual(sorted(c.esmtp_features["auth"].upper().split()),
+                                 sorted(mechs), name)
+                self.assertFalse(any(m.endswith("-PLUS") for m in mechs))
+
+    def test_every_mechanism_every_user(self):
+        for mech in self.sub["mechanisms"]:
+            for user in self.sub["users"]:
+                with self.subTest(mech=mech, user=user), self.client() as c:
+                    code, text = self.auth(c, mech, user)
+                    self.assertEqual(code, 235, text)
+
+    def test_wrong_password_refused(self):
+        for mech in ("PLAIN", "LOGIN", "SCRAM-SHA-256", "CRAM-MD5"):
+            with self.subTest(mech=mech), self.client("implicit") as c:
+                code, text = self.auth(c, mech, password="wrong-secret")
+                self.assertEqual(code, 535, text)
+                self.assertTrue(text.startswith(b"5.7.8"), text)
+        with self.client() as c:
+            self.assertEqual(self.auth(c, "PLAIN", "mallory", "x")[0], 535)
+
+    def test_unauthenticated_client_may_not_send(self):
+        with self.client() as c:
+            self.assertEqual(c.docmd("MAIL", "FROM:<a@client.example>")[0], 250)
+            code, text = c.rcpt("someone@secure.example")
+            self.assertEqual(code, 554, text)
+            self.assertIn(b"Access denied", text)
+
+    def test_authenticated_mail_is_stored(self):
+        local = f"subselftest-{uuid.uuid4().hex[:8]}"
+        body = b"Subject: submission selftest\r\n\r\nhello\r\n"
+        with self.client("implicit") as c:
+            self.assertEqual(self.auth(c, "SCRAM-SHA-256", "bob")[0], 235)
+            c.sendmail("sender@client.example", [f"{local}@secure.example"], body)
+        new = Path(ENV["mail_dir"]) / "secure.example" / local / "new"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (new.is_dir() and any(new.iterdir())):
+            time.sleep(0.05)
+        files = list(new.iterdir())
+        self.assertEqual(len(files), 1)
+        content = files[0].read_bytes()
+        m = re.match(rb"Return-Path: <sender@client.example>\n"
+                     rb"Delivered-To: " + local.encode() + rb"@secure.example\n"
+                     rb"Received: from testbed.check \(unknown \[127.0.0.1\]\)\n"
+                     rb"\t\(Authenticated sender: bob\)\n"
+                     rb"\tby submit.secure.example \(Postfix\) with ESMTPSA id \w+\n"
+                     rb"\tfor <[^>]+>; [^\n]+\n", content)
+        self.assertIsNotNone(m, content[:400])
+        self.assertEqual(content[m.end():], body.replace(b"\r\n", b"\n"))
+
+    def test_password_files(self):
+        for user, path in self.sub["password_files"].items():
+            st = os.stat(path)
+            self.assertEqual(st.st_mode & 0o777, 0o600, path)
+            self.assertEqual(Path(path).read_text(), self.sub["users"][user] + "\n")
+        self.assertEqual(self.sub["password_file"], self.sub["password_files"]["alice"])
+        loose = self.sub["password_file_0644"]
+        self.assertEqual(os.stat(loose).st_mode & 0o777, 0o644)
+        self.assertEqual(Path(loose).read_text(), "alice-secret\n")
+
+    def test_dovecot_runs_only_auth(self):
+        mechs = testbed.dovecot_mechanisms(self.sub["dovecot"]["auth_socket"])
+        self.assertEqual(sorted(mechs), sorted(self.sub["mechanisms"]))
+        for port in (110, 143, 993, 995, 4190):
+            with socket.socket() as s:
+                s.settimeout(2)
+                self.assertNotEqual(s.connect_ex(("127.0.0.1", port)), 0, port)
+                self.assertNotEqual(s.connect_ex((self.sub["addr"], port)), 0, port)
 
 
 class ScriptTest(unittest.TestCase):

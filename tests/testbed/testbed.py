@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-# Loopback "internet" for mxclient's tests: DNSSEC-signed zones on nsd, a validating unbound
-# and a receive-only Postfix, generated fresh into a state directory, run as tracked children.
+# Loopback "internet" for mxclient's tests: DNSSEC-signed zones on nsd, a validating unbound,
+# a receive-only Postfix (also a SASL submission server, with Dovecot's auth service) and an
+# MTA-STS policy host, generated fresh into a state directory, run as tracked children.
 """Start, stop or inspect the mxclient testbed.
 
     testbed.py start DIR    generate keys, certs, zones and configs in DIR, start nsd, unbound,
-                            Postfix and nginx, check them, then write DIR/env.json (only on
-                            success)
+                            Dovecot (auth only), Postfix and nginx, check them, then write
+                            DIR/env.json (only on success)
     testbed.py stop DIR     stop exactly the processes recorded in DIR/pids.json (nsd, nginx,
-                            unbound, Postfix's master and the keeper that reaps them)
+                            unbound, Dovecot's and Postfix's masters and the keeper that reaps
+                            them)
     testbed.py status DIR   show what runs; exit 0 only if everything recorded is alive
 
 Addresses (all loopback): nsd 127.0.53.1:53, unbound 127.0.53.2:53, Postfix on
 127.0.25.1:25 (mx1), 127.0.25.2:25 (mx2), 127.0.25.3:25 (mx3), [::1]:25 (mx6) and the DANE /
-MTA-STS listeners 127.0.25.7-12:25 (see MXS), nginx (MTA-STS policy host) on 127.0.28.1:443.
+MTA-STS listeners 127.0.25.7-12:25 (see MXS), the submission server on 127.0.25.20:587/465/1587
+(see SUBMISSION), nginx (MTA-STS policy host) on 127.0.28.1:443.
 
 Zone data lives in tests/testbed/zones/*.zone. Placeholders like {{TLSA_311_MX1}} are filled by
 fill_template() from the values that placeholder_values() collects: DS records of the signed
@@ -33,6 +36,7 @@ import re
 import shutil
 import select
 import signal
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -95,6 +99,29 @@ STS_POLICIES = {
 STS_REDIRECT = {"sts-redirect.insecure.example": "sts-mismatch.insecure.example"}
 STS_NO_POLICY = ["sts-404.insecure.example"]
 
+# Submission server (RFC 6409 / RFC 8314) with SASL AUTH (RFC 4954): Postfix listeners whose
+# SASL backend is Dovecot's auth service. Mail relayed by an authenticated client is stored like
+# any other (DIR/mail/<domain>/<localpart>/), with "ESMTPSA" and "(Authenticated sender: <user>)"
+# in the Received header. Listeners (same address and certificate "submit"):
+#   starttls   587: STARTTLS required (smtpd_tls_security_level=encrypt), AUTH only after it
+#   implicit   465: implicit TLS (smtpd_tls_wrappermode)
+#   plain_only 1587: like starttls but announces AUTH PLAIN only (smtpd_sasl_mechanism_filter),
+#                    for the "no common mechanism" case
+# Passwords are stored in plaintext ({PLAIN}) so that every mechanism works, SCRAM included.
+SUBMIT_ADDR = "127.0.25.20"
+SUBMISSION = {
+    "host": "submit.secure.example",
+    "addr": SUBMIT_ADDR,
+    "listeners": [
+        {"name": "starttls", "port": 587, "tls": "starttls", "filter": None},
+        {"name": "implicit", "port": 465, "tls": "implicit", "filter": None},
+        {"name": "plain_only", "port": 1587, "tls": "starttls", "filter": "plain"},
+    ],
+    "users": {"alice": "alice-secret", "bob": "bob-secret"},
+    # Dovecot's auth_mechanisms; 2.3.19 has no SCRAM-*-PLUS (channel binding came with 2.4).
+    "mechanisms": ["PLAIN", "LOGIN", "SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5"],
+}
+
 # Certificates (ECDSA P-256), by name; the name is also the placeholder suffix (upper-cased:
 # SPKI_SHA256_TA, ...). issuer "self" (self-signed) or "ca" (the test CA, DIR/ca.pem);
 # expired: valid only in January 2020. The first SAN is also the CN.
@@ -113,6 +140,8 @@ CERTS = {
     "stsself": {"sans": ["mxsts-self.insecure.example"], "issuer": "self"},
     "policy": {"sans": [f"mta-sts.{d}" for d in [*STS_POLICIES, *STS_REDIRECT,
                                                    *STS_NO_POLICY]], "issuer": "ca"},
+    # The submission server (PKIX-verified against DIR/ca.pem by submission clients).
+    "submit": {"sans": [SUBMISSION["host"]], "issuer": "ca"},
 }
 
 # The SMTP listeners; tls is "self-signed", "ca-signed" or "none"; cert names an entry of CERTS
@@ -138,7 +167,7 @@ MXS = [
 
 REQUIRED_TOOLS = ["nsd", "nsd-checkconf", "unbound", "unbound-checkconf", "ldns-keygen",
                   "ldns-signzone", "ldns-key2ds", "drill", "openssl", "postfix", "postconf",
-                  "nginx", "/usr/bin/python3"]
+                  "nginx", "dovecot", "doveconf", "/usr/bin/python3"]
 
 # Limits for Postfix: the suite sends a 200 MB message.
 SIZE_LIMIT = 400 * 1024 * 1024
@@ -231,8 +260,8 @@ class Pids:
         self.path.write_text(json.dumps(self.recs, indent=2) + "\n")
 
     def stop_all(self, except_keeper=False):
-        # Reverse start order: nginx, Postfix, unbound, nsd, then the keeper, which exits by
-        # itself once it has reaped them all.
+        # Reverse start order: nginx, Postfix, Dovecot, unbound, nsd, then the keeper, which
+        # exits by itself once it has reaped them all.
         for name in reversed(list(self.recs)):
             if name == "keeper":
                 if not except_keeper:
@@ -280,6 +309,7 @@ def stop_strays(state_dir):
     candidates = [
         ("nginx", state_dir / "nginx/nginx.pid", "nginx"),
         ("postfix", state_dir / "postfix-queue/pid/master.pid", "master"),
+        ("dovecot", state_dir / "dovecot/run/master.pid", "dovecot"),
         ("unbound", state_dir / "unbound/unbound.pid", "unbound"),
         ("nsd", state_dir / "nsd/nsd.pid", "nsd"),
     ]
@@ -317,11 +347,13 @@ def preflight(state_dir):
         if parent.exists() and not os.stat(parent).st_mode & 0o001:
             raise TestbedError(f"{parent} is not searchable by others (chmod o+x); Postfix's "
                                "unprivileged daemons must reach the state directory")
-    for user in ("postfix",):
+    for user, package in (("postfix", "postfix"), ("dovecot", "dovecot-core"),
+                          ("dovenull", "dovecot-core")):
         try:
             pwd.getpwnam(user)
         except KeyError:
-            raise TestbedError(f"system user {user!r} missing (is the postfix package installed?)")
+            raise TestbedError(f"system user {user!r} missing (is the {package} package "
+                               "installed?)")
 
 
 def ipv6_loopback_available():
@@ -757,7 +789,37 @@ def start_dns(state_dir, pids, zone_files):
 # Postfix
 
 
-def write_postfix(state_dir, certs, listeners, use_v6):
+def submission_services(pf, sub):
+    """master.cf entries of the submission listeners (see SUBMISSION). sub: {key, chain,
+    sasl_path}. RFC 4954 section 4: no AUTH before TLS (smtpd_tls_auth_only); only
+    authenticated clients may send (permit_sasl_authenticated, reject), after the scripted
+    refusals by local part."""
+    out = []
+    for lst in SUBMISSION["listeners"]:
+        opts = [f"syslog_name=postfix/submit-{lst['name']}",
+                f"myhostname={SUBMISSION['host']}",
+                "smtpd_tls_security_level=encrypt",
+                f"smtpd_tls_chain_files={sub['key']},{sub['chain']}",
+                "smtpd_tls_auth_only=yes",
+                "smtpd_sasl_auth_enable=yes",
+                "smtpd_sasl_type=dovecot",
+                f"smtpd_sasl_path={sub['sasl_path']}",
+                "smtpd_sasl_security_options=noanonymous",
+                "smtpd_sasl_tls_security_options=noanonymous",
+                "smtpd_sasl_authenticated_header=yes",
+                "smtpd_relay_restrictions=permit_sasl_authenticated,reject",
+                f"smtpd_recipient_restrictions=check_recipient_access,"
+                f"regexp:{pf}/recipient_access,permit_sasl_authenticated,reject"]
+        if lst["tls"] == "implicit":
+            opts.append("smtpd_tls_wrappermode=yes")
+        if lst["filter"]:
+            opts.append(f"smtpd_sasl_mechanism_filter={lst['filter']}")
+        out.append(f"{SUBMISSION['addr']}:{lst['port']} inet n - n - - smtpd\n" +
+                   "".join(f"  -o {o}\n" for o in opts))
+    return out
+
+
+def write_postfix(state_dir, certs, listeners, use_v6, submission):
     # Queue and data directories live outside the config directory: postfix-script wants
     # everything under config_directory owned by root.
     pf = state_dir / "postfix"
@@ -874,6 +936,7 @@ maillog_file_prefixes = {pf}
                      f"smtpd_tls_chain_files={c['key']},{c['chain']}"]
         services.append(f"{endpoint} inet n - n - - smtpd\n" +
                         "".join(f"  -o {o}\n" for o in opts))
+    services += submission_services(pf, submission)
     (pf / "master.cf").write_text(
         "# Postfix services for the mxclient testbed (no chroot; no smtp/lmtp/local clients).\n"
         + "".join(services) + """\
@@ -900,12 +963,14 @@ postlog   unix-dgram n  -       n       -       1       postlogd
     return pf
 
 
-def smtp_greeting(addr, timeout=1.0):
+def smtp_greeting(addr, timeout=1.0, port=SMTP_PORT, tls_ctx=None, server_hostname=None):
+    """The first line the server sends (over implicit TLS with tls_ctx), or "error: ..."."""
     family = socket.AF_INET6 if ":" in addr else socket.AF_INET
     try:
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect((addr, SMTP_PORT))
+        with socket.socket(family, socket.SOCK_STREAM) as raw:
+            raw.settimeout(timeout)
+            raw.connect((addr, port))
+            s = tls_ctx.wrap_socket(raw, server_hostname=server_hostname) if tls_ctx else raw
             data = b""
             while b"\n" not in data:
                 chunk = s.recv(512)
@@ -956,8 +1021,8 @@ def run_on_pty(cmd, timeout=60):
             os.close(slave_fd)
 
 
-def start_postfix(state_dir, pids, certs, listeners, use_v6):
-    pf = write_postfix(state_dir, certs, listeners, use_v6)
+def start_postfix(state_dir, pids, certs, listeners, use_v6, submission):
+    pf = write_postfix(state_dir, certs, listeners, use_v6, submission)
     rc, output = run_on_pty(["postfix", "-c", str(pf), "start"])
     (pf / "postfix-start.out").write_text(output)
     pid_file = state_dir / "postfix-queue/pid/master.pid"
@@ -971,6 +1036,190 @@ def start_postfix(state_dir, pids, certs, listeners, use_v6):
             return g.startswith(f"220 {m['host']} ESMTP"), g
         wait_for(f"postfix listener {m['addr']}", ready, None, pf / "maillog")
     log("Postfix up: " + ", ".join(f"{m['host']}={m['addr']}" for m in listeners))
+    check_submission(submission, pf / "maillog")
+
+
+class _PinnedSMTP(smtplib.SMTP):
+    """smtplib client that connects to SUBMISSION's address whatever the host name (no DNS
+    lookup), so that the name is still what TLS verifies."""
+
+    def _get_socket(self, host, port, timeout):
+        return socket.create_connection((SUBMISSION["addr"], port), timeout)
+
+
+class _PinnedSMTPSSL(smtplib.SMTP_SSL):
+    def _get_socket(self, host, port, timeout):
+        raw = socket.create_connection((SUBMISSION["addr"], port), timeout)
+        return self.context.wrap_socket(raw, server_hostname=host)
+
+
+def submission_client(listener, ctx, starttls=True, timeout=5):
+    """An smtplib client connected to a SUBMISSION listener (a dict of its "listeners" or a
+    name) with TLS verified against ctx: after the greeting for implicit TLS, after EHLO and
+    STARTTLS (then EHLO again) otherwise unless starttls is False (then before EHLO)."""
+    if isinstance(listener, str):
+        listener = next(x for x in SUBMISSION["listeners"] if x["name"] == listener)
+    host = SUBMISSION["host"]
+    if listener["tls"] == "implicit":
+        c = _PinnedSMTPSSL(host, listener["port"], local_hostname="testbed.check",
+                           context=ctx, timeout=timeout)
+        c.ehlo()
+        return c
+    c = _PinnedSMTP(host, listener["port"], local_hostname="testbed.check", timeout=timeout)
+    if starttls:
+        c.ehlo()
+        c.starttls(context=ctx)
+        c.ehlo()
+    return c
+
+
+def check_submission(sub, maillog):
+    """Waits for the submission listeners, then checks that AUTH really works through Dovecot
+    (alice with PLAIN on 587 and 465) and that the plain_only listener offers PLAIN alone."""
+    ctx = ssl.create_default_context(cafile=str(sub["ca"]))
+    host, addr = SUBMISSION["host"], SUBMISSION["addr"]
+    for lst in SUBMISSION["listeners"]:
+        def ready(lst=lst):
+            g = smtp_greeting(addr, port=lst["port"], server_hostname=host,
+                              tls_ctx=ctx if lst["tls"] == "implicit" else None)
+            return g.startswith(f"220 {host} ESMTP"), g
+        wait_for(f"submission listener {addr}:{lst['port']}", ready, None, maillog)
+    user = "alice"
+    for lst in SUBMISSION["listeners"]:
+        try:
+            if lst["tls"] != "implicit":
+                with submission_client(lst, ctx, starttls=False) as c:
+                    c.ehlo()
+                    if c.has_extn("auth"):
+                        raise TestbedError(f"submission {lst['port']} offers AUTH before "
+                                           "STARTTLS")
+            with submission_client(lst, ctx) as c:
+                offered = c.esmtp_features.get("auth", "").upper().split()
+                want = ["PLAIN"] if lst["filter"] else SUBMISSION["mechanisms"]
+                if sorted(offered) != sorted(want):
+                    raise TestbedError(f"submission {lst['port']} offers AUTH {offered}, want "
+                                       f"{want}; Dovecot log:\n{tail(sub['dovecot_log'])}")
+                c.user, c.password = user, SUBMISSION["users"][user]
+                code, text = c.auth("PLAIN", c.auth_plain, initial_response_ok=True)
+                if code != 235:
+                    raise TestbedError(f"submission {lst['port']}: AUTH PLAIN as {user} got "
+                                       f"{code} {text!r}; Dovecot log:\n"
+                                       f"{tail(sub['dovecot_log'])}")
+        except (OSError, smtplib.SMTPException) as e:
+            raise TestbedError(f"submission {lst['port']}: {e}; maillog:\n{tail(maillog)}\n"
+                               f"Dovecot log:\n{tail(sub['dovecot_log'])}")
+    log(f"submission up: {host}={addr} ports " +
+        ", ".join(f"{x['port']} ({x['name']})" for x in SUBMISSION["listeners"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Dovecot: only the auth service, as Postfix's SASL backend (smtpd_sasl_type=dovecot).
+
+
+def write_dovecot(state_dir):
+    """Config, passwd-file and client password files; returns the paths in a dict."""
+    d = state_dir / "dovecot"
+    run_dir, st = d / "run", d / "state"
+    for x in (d, run_dir, st):
+        x.mkdir()
+        os.chmod(x, 0o755)  # smtpd (user postfix) must reach the socket in run/
+    dovecot_gid = pwd.getpwnam("dovecot").pw_gid
+    users = d / "users"
+    # passwd-file: user:{scheme}password:uid:gid:gecos:home:shell:extra. Plaintext, so that
+    # the SCRAM and CRAM-MD5 credentials can be derived from it.
+    users.write_text("".join(f"{u}:{{PLAIN}}{pw}::::::\n"
+                             for u, pw in SUBMISSION["users"].items()))
+    os.chown(users, 0, dovecot_gid)
+    os.chmod(users, 0o640)  # the auth process runs as user dovecot
+    conf = d / "dovecot.conf"
+    mechs = " ".join(m.lower() for m in SUBMISSION["mechanisms"])
+    conf.write_text(f"""# Dovecot for the mxclient testbed: the auth service alone (no IMAP/POP3
+# listeners), used by Postfix's submission listeners for SASL. Foreground child of the testbed.
+protocols = none
+base_dir = {run_dir}
+state_dir = {st}
+instance_name = mxclient-testbed
+log_path = {d}/dovecot.log
+ssl = no
+# Postfix allows AUTH only under TLS (smtpd_tls_auth_only); Dovecot need not check it again.
+disable_plaintext_auth = no
+auth_mechanisms = {mechs}
+auth_verbose = yes
+# Tests fail logins on purpose: no delay after a failure and no per-IP penalty (which would
+# grow to 15 s per attempt from 127.0.0.1); a listener of mode 0 disables the penalty.
+auth_failure_delay = 0
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {users}
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent allow_all_users=yes
+}}
+service auth {{
+  unix_listener auth-postfix {{
+    mode = 0660
+    user = postfix
+    group = postfix
+  }}
+}}
+""")
+    run(["doveconf", "-n", "-c", conf])
+    # Client-side password files for mxclient's submission transport: one per user (0600,
+    # with a trailing newline, which the reader strips) and alice's again with mode 0644,
+    # which mxclient must refuse.
+    sub = state_dir / "submission"
+    sub.mkdir()
+    os.chmod(sub, 0o755)
+    files = {}
+    for u, pw in SUBMISSION["users"].items():
+        f = sub / f"{u}.pass"
+        f.write_text(pw + "\n")
+        os.chmod(f, 0o600)
+        files[u] = f
+    loose = sub / "alice-0644.pass"
+    loose.write_text(SUBMISSION["users"]["alice"] + "\n")
+    os.chmod(loose, 0o644)
+    return {"conf": conf, "log": d / "dovecot.log", "socket": run_dir / "auth-postfix",
+            "passwd_file": users, "password_files": files, "password_file_0644": loose,
+            "stderr": d / "dovecot.stderr"}
+
+
+def dovecot_mechanisms(socket_path, timeout=0.5):
+    """The MECH lines of Dovecot's auth handshake on socket_path, or None (not ready)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(str(socket_path))
+            s.sendall(f"VERSION\t1\t2\nCPID\t{os.getpid()}\n".encode())
+            data = b""
+            while b"\nDONE\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return None
+                data += chunk
+    except OSError:
+        return None
+    return [f[1] for f in (line.split("\t") for line in data.decode().splitlines())
+            if f[0] == "MECH" and len(f) > 1]
+
+
+def start_dovecot(state_dir, pids):
+    dv = write_dovecot(state_dir)
+    proc = spawn(["dovecot", "-F", "-c", str(dv["conf"])], dv["stderr"])
+    pids.add("dovecot", proc.pid)
+
+    def ready():
+        mechs = dovecot_mechanisms(dv["socket"])
+        return mechs is not None and sorted(mechs) == sorted(SUBMISSION["mechanisms"]), mechs
+    wait_for("dovecot auth", ready, proc, dv["log"])
+    log(f"Dovecot auth up: {dv['socket']} ({' '.join(SUBMISSION['mechanisms'])})")
+    return dv
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1156,6 +1405,8 @@ def do_start(state_dir):
         check_free(addr, DNS_PORT, udp_too=True)
     for m in listeners:
         check_free(m["addr"], SMTP_PORT, udp_too=False)
+    for lst in SUBMISSION["listeners"]:
+        check_free(SUBMISSION["addr"], lst["port"], udp_too=False)
     check_free(STS_ADDR, HTTPS_PORT, udp_too=False)
 
     prepare_dir(state_dir)
@@ -1169,7 +1420,13 @@ def do_start(state_dir):
                   for m in listeners if m["tls"] != "none"}
         zone_files = build_zones(state_dir, certs)
         start_dns(state_dir, pids, zone_files)
-        start_postfix(state_dir, pids, mx_tls, listeners, use_v6)
+        dv = start_dovecot(state_dir, pids)
+        sub_tls = {"key": certs["submit"]["key"], "cert": certs["submit"]["cert"],
+                   "chain": served_chain(state_dir / "certs", certs,
+                                         {"name": "submit", "cert": "submit"})}
+        start_postfix(state_dir, pids, mx_tls, listeners, use_v6,
+                      {**sub_tls, "sasl_path": dv["socket"], "ca": certs["ca"]["cert"],
+                       "dovecot_log": dv["log"]})
         sts = start_nginx(state_dir, pids, certs)
     except BaseException:
         pids.stop_all(except_keeper=True)
@@ -1205,6 +1462,22 @@ def do_start(state_dir):
         "postfix": {"config_dir": str(state_dir / "postfix"),
                     "queue_dir": str(state_dir / "postfix-queue"),
                     "maillog": str(state_dir / "postfix/maillog")},
+        "submission": {
+            "host": SUBMISSION["host"], "addr": SUBMISSION["addr"],
+            "addresses": [SUBMISSION["addr"]],
+            "ports": {x["name"]: x["port"] for x in SUBMISSION["listeners"]},
+            "mechanisms": SUBMISSION["mechanisms"],
+            "plain_only_mechanisms": ["PLAIN"],
+            "users": SUBMISSION["users"],
+            "password_file": str(dv["password_files"]["alice"]),
+            "password_files": {u: str(f) for u, f in dv["password_files"].items()},
+            "password_file_0644": str(dv["password_file_0644"]),
+            "ca_file": str(certs["ca"]["cert"]),
+            **{k: str(v) for k, v in sub_tls.items()},
+            "dovecot": {"conf": str(dv["conf"]), "log": str(dv["log"]),
+                        "auth_socket": str(dv["socket"]),
+                        "passwd_file": str(dv["passwd_file"])},
+        },
         "mxclient_args": ["--helo", "client.example", "--trust-anchor",
                           str(state_dir / "root.key"), "--resolver", RESOLVER_ADDR],
         "pids_file": str(state_dir / "pids.json"),

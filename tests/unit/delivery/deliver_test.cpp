@@ -32,9 +32,12 @@ class DeliverTest : public ::testing::Test {
   }
 
   Report run(std::vector<std::string> recipients, std::string body = "Subject: t\r\n\r\nhi\r\n",
-             Level level = Level::dane) {
+             Level level = Level::dane, std::vector<Route> routes = {},
+             std::vector<std::size_t> recipient_routes = {}) {
     Request req;
     req.level = level;
+    req.routes = std::move(routes);
+    req.recipient_routes = std::move(recipient_routes);
     req.reverse_path = "sender@client.example";
     req.recipients = std::move(recipients);
     req.helo_name = "client.example";
@@ -254,6 +257,40 @@ TEST_F(DeliverTest, DomainsSharingAnMxHostShareOneConnection) {
   int quits = 0;
   for (const auto& c : a.commands()) quits += c == "QUIT" ? 1 : 0;
   EXPECT_EQ(quits, 1);
+}
+
+TEST_F(DeliverTest, RelayRouteCarriesEveryDomainInOneTransaction) {
+  SmtpServer& relay = server("127.0.0.2");
+  Route r;
+  r.name = "smarthost";
+  r.relay = RelayTarget{};
+  r.relay->host = "127.0.0.2";
+  r.relay->port = port_;
+  r.relay->tls = smtp::TlsMode::none;
+  // One recipient through the relay, one directly to its MX (no MX exists: it fails).
+  Report rep = run({"a@one.example", "b@two.example", "c@direct.example"}, "x\r\n", Level::dane,
+                   {r}, {0, 0, 1});
+  ASSERT_EQ(rep.recipients.size(), 3u);
+  EXPECT_FALSE(rep.recipients[0].error);
+  EXPECT_FALSE(rep.recipients[1].error);
+  ASSERT_TRUE(rep.recipients[2].error);  // went direct: no such domain in the fake DNS
+  EXPECT_EQ(relay.messages().size(), 1u);
+  int rcpts = 0;
+  for (const auto& c : relay.commands()) rcpts += c.starts_with("RCPT") ? 1 : 0;
+  EXPECT_EQ(rcpts, 2);
+}
+
+TEST_F(DeliverTest, RelayRequiringTlsRefusesAPlaintextRelay) {
+  SmtpServer& relay = server("127.0.0.2");  // offers no STARTTLS
+  Route r;
+  r.name = "smarthost";
+  r.relay = RelayTarget{};
+  r.relay->host = "127.0.0.2";
+  r.relay->port = port_;
+  Report rep = run({"a@one.example"}, "x\r\n", Level::dane, {r}, {0});
+  ASSERT_TRUE(rep.recipients[0].error);
+  EXPECT_TRUE(rep.recipients[0].error->temporary());
+  EXPECT_EQ(relay.messages().size(), 0u);
 }
 
 // A server that offers STARTTLS but cannot do TLS: the handshake fails.

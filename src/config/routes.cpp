@@ -1,0 +1,47 @@
+// Route selection: ordered routes, all criteria of a route must hold, first match wins.
+#include "config/routes.hpp"
+
+#include <algorithm>
+
+namespace mx::config {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [&](char x, char y) { return lower(x) == lower(y); });
+}
+
+bool any_matches(const std::vector<std::string>& patterns, std::string_view domain) {
+  if (patterns.empty()) return true;
+  return std::any_of(patterns.begin(), patterns.end(),
+                     [&](const std::string& p) { return domain_matches(p, domain); });
+}
+
+}  // namespace
+
+bool domain_matches(std::string_view pattern, std::string_view domain) {
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  if (domain.empty() || pattern.empty()) return false;
+  if (pattern.front() != '.') return iequals(pattern, domain);
+  // ".example.com": the domain must end in it and have at least one label before it.
+  return domain.size() > pattern.size() &&
+         iequals(domain.substr(domain.size() - pattern.size()), pattern);
+}
+
+const Transport* select_transport(const Config& config, std::string_view recipient_domain,
+                                  std::string_view sender_domain, int attempt) {
+  for (const Route& r : config.routes) {
+    if (attempt < r.min_attempt) continue;
+    if (!any_matches(r.recipient_domains, recipient_domain)) continue;
+    if (!any_matches(r.sender_domains, sender_domain)) continue;
+    // parse_config sets transport_index; a Config built by hand may only have the name.
+    if (r.transport_index < config.transports.size() &&
+        iequals(config.transports[r.transport_index].name, r.transport))
+      return &config.transports[r.transport_index];
+    if (const Transport* t = config.find_transport(r.transport)) return t;
+  }
+  return nullptr;
+}
+
+}  // namespace mx::config
