@@ -8,7 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libtomlplusplus-dev nlohmann-json3-dev
   dns-root-data
   unbound nsd ldnsutils postfix swaks nginx-light dovecot-core python3-jsonschema
-  dante-server openssh-server openssl procps iproute2 python3
+  dante-server openssh-server libnet-ssleay-perl openssl procps iproute2 python3
 )
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 # Postfix asks questions on install; answer them up front.

@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <climits>
+#include <cstring>
+#include <fstream>
 #include <map>
 
 #include "cli/exit_codes.hpp"
@@ -26,6 +29,7 @@
 #include "mtasts/mtasts.hpp"
 #include "net/command_dialer.hpp"
 #include "net/socks5_dialer.hpp"
+#include "report/json_report.hpp"
 #include "smtp/address.hpp"
 #include "smtp/dsn.hpp"
 #include "smtp/idna.hpp"
@@ -134,6 +138,15 @@ bool tls_required_no(const std::string& headers) {
     if (v == "no") return true;
   }
   return false;
+}
+
+/// Creates (or truncates) the --json file now, so that an unwritable path stops the run early.
+Result<void> check_writable(const std::string& path) {
+  std::ofstream probe(path, std::ios::trunc);
+  if (!probe)
+    return fail(permanent_error(
+        Stage::config, "cannot write the JSON report to " + path + ": " + std::strerror(errno)));
+  return {};
 }
 
 /// --proxy / --proxy-command: how MX hosts are reached (null: directly). `for_https` builds
@@ -280,10 +293,45 @@ Result<void> assign_routes(const config::Config& cfg, const Options& o, delivery
       route.relay = relay;
       proxy = o.proxy;
       proxy_command = o.proxy_command;
+    } else if (const auto* sub = t->submission()) {
+      // RFC 6409 submission: PKIX-verified TLS (STARTTLS or RFC 8314 implicit), then SASL.
+      delivery::RelayTarget relay;
+      relay.host = sub->host;
+      relay.port = sub->port;
+      relay.implicit_tls = sub->tls == config::TlsMode::implicit;
+      relay.tls = smtp::TlsMode::required;
+      tls::ContextOptions co;
+      if (sub->ca_file)
+        co.ca_file = *sub->ca_file;
+      else if (o.ca_file)
+        co.ca_file = *o.ca_file;
+      if (o.ca_path) co.ca_path = *o.ca_path;
+      if (sub->client_cert) co.client_cert_file = *sub->client_cert;
+      if (sub->client_key) co.client_key_file = *sub->client_key;
+      auto ctx = tls::Context::create(co);
+      if (!ctx) return fail(std::move(ctx).error());
+      res.contexts.push_back(std::make_unique<tls::Context>(std::move(*ctx)));
+      relay.tls_context = res.contexts.back().get();
+      smtp::AuthOptions auth;
+      auth.credentials.authcid = sub->username;
+      if (sub->password_file || sub->password_env) {
+        auto password = config::load_password(*sub);
+        if (!password) return fail(std::move(password).error());
+        auth.credentials.password = std::move(*password);
+      }
+      // One mechanism named: that one or nothing; several: the strongest of them.
+      if (sub->auth_mechanisms.size() == 1)
+        auth.mechanism = sub->auth_mechanisms.front();
+      else
+        auth.allowed = sub->auth_mechanisms;
+      auth.client_certificate = relay.tls_context->has_client_certificate();
+      relay.auth = std::move(auth);
+      route.relay = std::move(relay);
+      proxy = o.proxy;
+      proxy_command = o.proxy_command;
     } else {
-      return fail(permanent_error(Stage::config, "transport '" + t->name + "' (type " +
-                                                     config::transport_type_name(t->type()) +
-                                                     ") cannot be used by this build"));
+      return fail(
+          permanent_error(Stage::internal, "transport '" + t->name + "' has an unknown type"));
     }
     if (proxy || proxy_command) {
       auto dialer = make_dialer(proxy, proxy_command, false);
@@ -367,6 +415,11 @@ int run(int argc, char** argv) {
   request.require_tls = o.require_tls;
   if (auto dsn = apply_dsn_options(o, request); !dsn) return report_error(dsn.error());
 
+  // A report that cannot be written is found out before anything is sent.
+  if (o.json && *o.json != "-") {
+    if (auto w = check_writable(*o.json); !w) return report_error(w.error());
+  }
+
   // The whole message is read before any connection, so a read error never sends a partial one.
   message::SpoolOptions spool_options;
   spool_options.strip_bcc = o.recipients_from_headers;  // sendmail -t (RFC 5322 §3.6.3)
@@ -424,6 +477,9 @@ int run(int argc, char** argv) {
   env.dialer = dialer->get();
   env.mta_sts = *sts;
   delivery::Report report = delivery::deliver(request, *spool, env);
+  const auto started = std::chrono::system_clock::now() -
+                       std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                           std::chrono::duration<double>(report.seconds));
 
   std::vector<const Error*> errors;
   for (const auto& r : report.recipients) {
@@ -440,7 +496,22 @@ int run(int argc, char** argv) {
     }
   }
   if (o.verbose && !o.quiet) std::cout << "SMTP round trips: " << report.round_trips << '\n';
-  return worst_exit_code(errors);
+  int code = worst_exit_code(errors);
+  if (o.json) {
+    report::RunInfo info;
+    info.version = MXCLIENT_VERSION;
+    info.sender = request.reverse_path;
+    info.tls_policy = delivery::level_name(request.level);
+    info.resolver_mode = o.trust_ad ? "trust-ad" : o.resolver ? "forward" : "recursive";
+    info.recipients = o.recipients;
+    if (o.recipients_from_headers) info.recipients = request.recipients;
+    info.started = started;
+    info.exit_code = code;
+    // The outcome stands whatever happens to the report: the mail is already out.
+    if (auto w = report::write_json_report(report, info, *o.json); !w)
+      std::cerr << "mxclient: " << w.error().describe() << '\n';
+  }
+  return code;
 }
 
 }  // namespace mx::cli

@@ -140,6 +140,12 @@ constexpr LongOption kLongOptions[] = {
        o.attempt = static_cast<int>(n);
        return {};
      }},
+    {"json", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       if (v.empty()) return fail(usage_error("--json needs a file name, or - for stdout"));
+       o.json = v;
+       return {};
+     }},
     {"proxy", true,
      [](Options& o, const std::string& v) -> Result<void> {
        o.proxy = v;
@@ -319,6 +325,8 @@ Options:
     --config FILE        transports and routes (default $XDG_CONFIG_HOME/mxclient/config.toml,
                        then /etc/mxclient/config.toml); its [defaults] apply unless a flag says otherwise
   --attempt N          the delivery attempt number a queue is at (routes may depend on it)
+    --json FILE|-        write a JSON report of the run (docs/report.md): outcomes, DNS path with
+                       DNSSEC status, TLS and DANE/MTA-STS facts per attempt, RFC 8460 results
   --timeout SECONDS    give up (exit 75) when the whole run takes longer
   --smtp-timeout NAME=SECONDS
                        override one wait: connect, tls, greeting, ehlo, helo, starttls,

@@ -45,6 +45,7 @@ struct Options {
   // The config file (transports and routes) and the queue's attempt number for routes.
   std::optional<std::string> config;  // --config FILE
   int attempt = 1;                    // --attempt N
+  std::optional<std::string> json;    // --json FILE|-: the machine-readable report
 };
 
 /// Parses argv (without argv[0]). Errors are Stage::usage.

@@ -372,20 +372,35 @@ class DomainDelivery {
       }
       ++sessions_;
       ++report_round_trips_;  // the TCP handshake
+      const bool implicit = relay_ && relay_->implicit_tls;
+      auto connection = std::make_unique<SmtpConnection>(
+          std::move(*sock), relay_ && relay_->tls_context ? *relay_->tls_context : env_.tls_context,
+          policy.handshake, progress_, env_.timeouts, implicit);
       smtp::SessionOptions options;
       options.helo_name = request_.helo_name;
       options.tls = policy.tls;
       options.keep_open = true;  // QUIT when the run ends, in case another domain shares the host
-      if (relay_ && relay_->implicit_tls) {
+      if (relay_ && relay_->auth) options.auth = relay_->auth;
+      if (implicit) {
+        DriverResult hs;
+        auto handshake = connection->implicit_handshake(hs);
+        report_round_trips_ += hs.round_trips;
+        ar.tls = hs.tls;
+        if (!handshake) {
+          last = std::move(handshake).error();
+          last.host = where;
+          ar.error = last;
+          finish_record();
+          return Attempt::next;
+        }
         options.tls_active = true;
         options.tls_authenticated = policy.handshake.verify != tls::Verify::none;
+        options.channel_binding = connection->channel_binding();
       }
       PooledConnection fresh;
       fresh.via = ar.via;
       fresh.session = std::make_unique<smtp::Session>(std::move(envelope), options);
-      fresh.connection = std::make_unique<SmtpConnection>(
-          std::move(*sock), relay_ && relay_->tls_context ? *relay_->tls_context : env_.tls_context,
-          policy.handshake, progress_, env_.timeouts, relay_ && relay_->implicit_tls);
+      fresh.connection = std::move(connection);
       pooled = pool_.insert_or_assign(key, std::move(fresh)).first;
     }
     smtp::Session& session = *pooled->second.session;

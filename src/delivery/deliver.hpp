@@ -31,6 +31,7 @@ struct RelayTarget {
   bool implicit_tls = false;                    // RFC 8314: TLS from the first byte (465)
   smtp::TlsMode tls = smtp::TlsMode::required;  // STARTTLS required (none: plain smarthost)
   tls::Context* tls_context = nullptr;          // its PKIX trust (ca_file); null: the default
+  std::optional<smtp::AuthOptions> auth;        // SASL (RFC 4954), submission only
 };
 
 /// How a group of recipients travels: directly to their MX hosts (optionally through a proxy

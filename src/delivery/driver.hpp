@@ -14,6 +14,7 @@
 #include "message/wire_chunks.hpp"
 #include "net/dialer.hpp"
 #include "net/socket.hpp"
+#include "sasl/client.hpp"
 #include "smtp/phase.hpp"
 #include "smtp/session.hpp"
 #include "tls/context.hpp"
@@ -42,6 +43,12 @@ class SmtpConnection {
   /// out in one write (RFC 2920 §3.1). Transport failures are reported into the session.
   DriverResult run(smtp::Session& session, const message::Spool& message);
 
+  /// RFC 8314 implicit TLS: the handshake before the session starts, so that the session can
+  /// be created knowing the channel binding. Only with implicit_tls; at most once.
+  Result<void> implicit_handshake(DriverResult& result);
+  /// The TLS channel binding (RFC 9266 tls-exporter, RFC 5929 tls-unique) once TLS is up.
+  std::optional<sasl::ChannelBinding> channel_binding() const;
+
   /// Ends an idle session politely: QUIT, a short grace for its reply, TLS close_notify.
   void close(smtp::Session& session);
 
@@ -67,10 +74,17 @@ class SmtpConnection {
   bool transcript_truncated_ = false;
   std::array<char, 16 * 1024> buf_{};
   bool finished_ = false;
+  // RFC 5321 §4.5.3.2: a timeout bounds the wait for a whole reply, not each read, so a server
+  // dripping one byte at a time cannot stretch it. A new wait starts after each write or when
+  // the session moves on to another phase.
+  Deadline reply_deadline_ = Deadline::never();
+  smtp::Phase deadline_phase_ = smtp::Phase::done;
+  bool deadline_set_ = false;
+  Deadline reply_deadline(smtp::Phase phase);
   bool implicit_tls_pending_ = false;  // the RFC 8314 handshake has not run yet
 
   /// Runs the TLS handshake on the plain socket; false (with the session told) on failure.
-  bool start_tls(smtp::Session& session, DriverResult& result);
+  bool start_tls(smtp::Session* session, DriverResult& result);
 
   void transcript(std::string_view bytes);
 };

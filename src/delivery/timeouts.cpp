@@ -11,9 +11,9 @@ namespace {
 constexpr std::pair<std::string_view, smtp::Phase> kPhaseNames[] = {
     {"greeting", smtp::Phase::greeting}, {"ehlo", smtp::Phase::ehlo},
     {"helo", smtp::Phase::helo},         {"starttls", smtp::Phase::starttls},
-    {"mail", smtp::Phase::mail},         {"rcpt", smtp::Phase::rcpt},
-    {"data", smtp::Phase::data},         {"data_end", smtp::Phase::data_end},
-    {"quit", smtp::Phase::quit},
+    {"auth", smtp::Phase::auth},         {"mail", smtp::Phase::mail},
+    {"rcpt", smtp::Phase::rcpt},         {"data", smtp::Phase::data},
+    {"data_end", smtp::Phase::data_end}, {"quit", smtp::Phase::quit},
 };
 
 }  // namespace

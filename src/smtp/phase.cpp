@@ -13,6 +13,8 @@ const char* phase_name(Phase phase) {
       return "HELO";
     case Phase::starttls:
       return "STARTTLS";
+    case Phase::auth:
+      return "AUTH";
     case Phase::mail:
       return "MAIL";
     case Phase::rcpt:
@@ -40,6 +42,7 @@ std::chrono::seconds default_timeout(Phase phase) {
     case Phase::ehlo:     // not listed; same as MAIL
     case Phase::helo:
     case Phase::starttls:
+    case Phase::auth:
     case Phase::mail:
       return minutes(5);  // §4.5.3.2.2
     case Phase::rcpt:

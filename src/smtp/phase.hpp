@@ -12,6 +12,7 @@ enum class Phase : std::uint8_t {
   ehlo,
   helo,
   starttls,
+  auth,  // RFC 4954: AUTH and its challenges
   mail,
   rcpt,
   data,      // waiting for the 354 to DATA, and while the driver streams the body

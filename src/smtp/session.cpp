@@ -1,4 +1,4 @@
-// SMTP client state machine: greeting, EHLO/HELO, STARTTLS, one or more mail transactions per
+// SMTP client state machine: greeting, EHLO/HELO, STARTTLS, AUTH, one or more mail transactions per
 // message (RCPTMAX, 452 deferrals), DATA or BDAT, optionally further messages, QUIT.
 // Pure logic: bytes in via feed(), actions out via next().
 #include "smtp/session.hpp"
@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "sasl/mechanisms.hpp"
 #include "smtp/address.hpp"
 #include "smtp/dsn.hpp"
 
@@ -72,6 +73,7 @@ Session::Session(Envelope envelope, SessionOptions options)
     : opts_(std::move(options)),
       tls_active_(opts_.tls_active),
       tls_authenticated_(opts_.tls_active && opts_.tls_authenticated) {
+  if (opts_.tls_active) binding_ = opts_.channel_binding;
   expect_.push_back({Cmd::greeting, ""});
   // Nothing unvalidated is ever pasted into a command line: check everything up front and
   // stop before any byte is sent if something is wrong.
@@ -194,6 +196,8 @@ Action Session::next() {
     if (!r) {
       Error e = std::move(r).error();
       e.command = expect_.front().command;
+      // Only the greeting answers no command: name it, so the error says where it happened.
+      if (e.command.empty()) e.detail += " in the server's greeting";
       // Without a readable reply to the final dot (or BDAT) we cannot know what the server did.
       e.maybe_delivered = awaiting_final_reply();
       end(std::move(e), false);
@@ -249,6 +253,14 @@ void Session::handle(const Pending& p, Reply r) {
       return on_ehlo(p, std::move(r));
     case Cmd::starttls:
       return on_starttls(p, std::move(r));
+    case Cmd::auth:
+      return on_auth(p, std::move(r));
+    case Cmd::auth_cancel: {
+      // RFC 4954 §4: the server answers "*" with 501; either way the exchange is over.
+      Error e = auth_error_ ? std::move(*auth_error_) : protocol_error(p.command, r);
+      auth_error_.reset();
+      return end(std::move(e), true);
+    }
     case Cmd::rset:
       return on_rset(p, std::move(r));
     case Cmd::mail:
@@ -307,7 +319,136 @@ void Session::after_hello() {
         true);
     return;
   }
+  proceed();
+}
+
+// After EHLO (and TLS, when there is any): AUTH if configured and not yet done, then mail.
+void Session::proceed() {
+  if (opts_.auth && !authenticated_) {
+    begin_auth();
+    return;
+  }
   begin_message();
+}
+
+void Session::queue_secret(Cmd cmd, const std::string& line, std::string log_line,
+                           std::string command) {
+  out_.bytes += line;
+  out_.bytes += "\r\n";
+  out_.log_lines.push_back(std::move(log_line));
+  expect_.push_back({cmd, std::move(command)});
+}
+
+void Session::begin_auth() {
+  const AuthOptions& a = *opts_.auth;
+  // Credentials and client identities never cross an unencrypted connection (RFC 4954 §4
+  // lets the client decide; RFC 8314 §3 says to require TLS).
+  if (!tls_active_) {
+    end(permanent_error(Stage::tls, "refusing to authenticate over an unencrypted connection"),
+        true);
+    return;
+  }
+  if (caps_.auth.empty()) {
+    end(permanent_error(Stage::smtp, "the server does not offer AUTH (RFC 4954)"), true);
+    return;
+  }
+  std::optional<sasl::ChannelBinding> binding;
+  if (binding_ && sasl::binding_type_supported(binding_->type)) binding = binding_;
+  sasl::Selection sel;
+  sel.mechanism = a.mechanism;
+  sel.allowed = a.allowed;
+  sel.have_password = !a.credentials.password.empty();
+  sel.have_client_certificate = a.client_certificate;
+  sel.have_channel_binding = binding.has_value();
+  auto mech = sasl::choose_mechanism(caps_.auth, sel);
+  if (!mech) {
+    end(std::move(mech).error(), true);
+    return;
+  }
+  sasl::StartOptions start;
+  start.binding = binding;
+  start.server_offers_plus = std::any_of(caps_.auth.begin(), caps_.auth.end(),
+                                         [](const std::string& m) { return sasl::is_plus(m); });
+  auto client = sasl::Client::start(*mech, a.credentials, start);
+  if (!client) {
+    end(std::move(client).error(), true);
+    return;
+  }
+  sasl_.emplace(std::move(*client));
+  std::string cmd = "AUTH " + *mech;
+  if (!sasl_->client_first()) {
+    queue(Cmd::auth, cmd);
+    return;
+  }
+  auto first = sasl_->step("");
+  if (!first) {
+    end(std::move(first).error(), true);
+    return;
+  }
+  // RFC 4954 §4: the initial response rides on AUTH; "=" stands for an empty one.
+  if (first->client_data.empty()) {
+    queue(Cmd::auth, cmd + " =");
+  } else {
+    queue_secret(Cmd::auth, cmd + " " + sasl::base64_encode(first->client_data),
+                 cmd + " <redacted>", cmd);
+  }
+}
+
+// RFC 4954 §4: "*" cancels the exchange; the failure is reported after the server's 501.
+void Session::cancel_auth(const Pending& p, Error why) {
+  if (why.command.empty()) why.command = p.command;
+  auth_error_ = std::move(why);
+  queue_secret(Cmd::auth_cancel, "*", "*", p.command);
+}
+
+void Session::on_auth(const Pending& p, Reply r) {
+  if (r.code == 334) {
+    auto malformed = [&](std::string what) {
+      Error e = protocol_error(p.command, r);
+      e.detail = std::move(what);
+      return e;
+    };
+    if (sasl_->complete()) {
+      cancel_auth(p, malformed("the server sent a challenge after the SASL exchange completed"));
+      return;
+    }
+    auto challenge = r.lines.size() == 1 ? sasl::base64_decode(r.lines.front()) : std::nullopt;
+    if (!challenge) {
+      cancel_auth(p, malformed("malformed base64 in the AUTH challenge"));
+      return;
+    }
+    auto st = sasl_->step(*challenge);
+    if (!st) {
+      cancel_auth(p, std::move(st).error());
+      return;
+    }
+    queue_secret(Cmd::auth, sasl::base64_encode(st->client_data), "<redacted>", p.command);
+    return;
+  }
+  if (r.code == 235) {
+    if (!sasl_->complete()) {
+      // SCRAM: the server never proved it knows the password; do not trust the session.
+      Error e = protocol_error(p.command, r);
+      e.detail = "the server accepted " + p.command +
+                 " before the SASL exchange completed (server not verified)";
+      end(std::move(e), true);
+      return;
+    }
+    authenticated_ = true;
+    sasl_.reset();
+    begin_message();
+    return;
+  }
+  if (r.transient() || r.permanent()) {
+    // RFC 4954 §6: 535 (5.7.8) bad credentials; 534 (5.7.9) mechanism too weak; 538 (5.7.11)
+    // encryption required; 454 (4.7.0) temporary failure.
+    Error e =
+        reply_error(r.code == 535 ? "authentication failed" : p.command + " refused", p.command, r);
+    if (r.permanent()) e.reason = Reason::auth_refused;
+    end(std::move(e), true);
+    return;
+  }
+  end(protocol_error(p.command, r), true);
 }
 
 void Session::injection_detected() {
@@ -334,13 +475,13 @@ void Session::on_starttls(const Pending& p, Reply r) {
       end(std::move(e), true);
       return;
     }
-    begin_message();  // RFC 3207 §4: the client may go on without TLS
+    proceed();  // RFC 3207 §4: the client may go on without TLS
   } else {
     end(protocol_error(p.command, r), true);
   }
 }
 
-void Session::tls_started(bool authenticated) {
+void Session::tls_started(bool authenticated, std::optional<sasl::ChannelBinding> binding) {
   if (wait_ != Wait::tls) return;
   if (parser_.buffered() != 0) {  // bytes fed between the 220 and the handshake
     injection_detected();
@@ -349,6 +490,7 @@ void Session::tls_started(bool authenticated) {
   // RFC 3207 §4.2: discard everything learnt before TLS and start over with EHLO.
   tls_active_ = true;
   tls_authenticated_ = authenticated;
+  binding_ = std::move(binding);
   caps_ = Capabilities{};
   wait_ = Wait::reply;
   queue(Cmd::ehlo, "EHLO " + opts_.helo_name);
@@ -758,6 +900,9 @@ Phase Session::phase() const {
       return Phase::helo;
     case Cmd::starttls:
       return Phase::starttls;
+    case Cmd::auth:
+    case Cmd::auth_cancel:
+      return Phase::auth;
     case Cmd::rset:  // RFC 5321 §4.5.3.2 lists no RSET timeout; MAIL's is the nearest
     case Cmd::mail:
       return Phase::mail;

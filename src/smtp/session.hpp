@@ -1,6 +1,6 @@
 // Sans-I/O client side of one SMTP connection (RFC 5321 §3-4, STARTTLS RFC 3207, PIPELINING
-// RFC 2920, CHUNKING RFC 3030, DSN RFC 3461, LIMITS RFC 9422, REQUIRETLS RFC 8689). The driver
-// feeds server bytes and performs actions; one message may take several transactions.
+// RFC 2920, AUTH RFC 4954, CHUNKING RFC 3030, DSN RFC 3461, LIMITS RFC 9422, REQUIRETLS RFC 8689).
+// The driver feeds server bytes and performs actions; one message may take several transactions.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "sasl/client.hpp"
 #include "smtp/capabilities.hpp"
 #include "smtp/phase.hpp"
 #include "smtp/reply.hpp"
@@ -50,6 +51,14 @@ struct Envelope {
 
 enum class TlsMode { none, opportunistic, required };
 
+/// SMTP AUTH (RFC 4954) after the EHLO that follows STARTTLS, before the first MAIL.
+struct AuthOptions {
+  sasl::Credentials credentials;
+  std::optional<std::string> mechanism;  // explicit: this one, or the session fails
+  std::vector<std::string> allowed;      // restricts the automatic choice; empty = all
+  bool client_certificate = false;       // the TLS context presents one (enables EXTERNAL)
+};
+
 struct SessionOptions {
   std::string helo_name;  // our name for EHLO/HELO: a domain or address literal, ASCII
   TlsMode tls = TlsMode::opportunistic;
@@ -58,6 +67,10 @@ struct SessionOptions {
   bool use_chunking = true;        // BDAT instead of DATA when the server has CHUNKING
   /// false: QUIT after the message. true: Idle after it; then start_transaction() or quit().
   bool keep_open = false;
+  /// Authenticate before the first MAIL; only ever over TLS.
+  std::optional<AuthOptions> auth;
+  /// With tls_active (implicit TLS): the connection's channel binding for SCRAM-*-PLUS.
+  std::optional<sasl::ChannelBinding> channel_binding;
 };
 
 // Actions for the driver.
@@ -107,8 +120,9 @@ class Session {
 
   void tls_started() { tls_started(false); }
   /// Handshake ok: forget old capabilities, send EHLO again. `authenticated`: DANE or PKIX
-  /// verified the server (needed for REQUIRETLS).
-  void tls_started(bool authenticated);
+  /// verified the server (needed for REQUIRETLS). `binding`: the new connection's channel
+  /// binding (TlsStream::channel_binding_type() and channel_binding()), for SCRAM-*-PLUS.
+  void tls_started(bool authenticated, std::optional<sasl::ChannelBinding> binding = std::nullopt);
   void tls_failed(Error why);       // ends the session with that error
   void body_sent();                 // the body (DATA: including ".\r\n") was written
   void connection_lost(Error why);  // EOF, I/O error or timeout; ignored once done
@@ -124,7 +138,8 @@ class Session {
   Phase phase() const;
   const Capabilities& capabilities() const { return caps_; }
   bool tls_active() const { return tls_active_; }
-  bool quit_sent() const { return quit_sent_; }  // QUIT was (or is about to be) sent
+  bool authenticated() const { return authenticated_; }  // AUTH succeeded (235)
+  bool quit_sent() const { return quit_sent_; }          // QUIT was (or is about to be) sent
   const Outcome& outcome() const { return outcome_; }
 
  private:
@@ -133,6 +148,8 @@ class Session {
     ehlo,
     helo,
     starttls,
+    auth,         // AUTH and each response to a 334 challenge
+    auth_cancel,  // "*" (RFC 4954 §4)
     rset,
     mail,
     rcpt,
@@ -156,6 +173,11 @@ class Session {
   void on_greeting(const Pending& p, Reply reply);
   void on_ehlo(const Pending& p, Reply reply);
   void on_starttls(const Pending& p, Reply reply);
+  void on_auth(const Pending& p, Reply reply);
+  void proceed();
+  void begin_auth();
+  void queue_secret(Cmd cmd, const std::string& line, std::string log_line, std::string command);
+  void cancel_auth(const Pending& p, Error why);
   void on_rset(const Pending& p, Reply reply);
   void on_mail(const Pending& p, Reply reply);
   void on_rcpt(const Pending& p, Reply reply);
@@ -186,6 +208,10 @@ class Session {
   bool tls_active_ = false;
   bool tls_authenticated_ = false;
   bool quit_sent_ = false;
+  bool authenticated_ = false;
+  std::optional<sasl::ChannelBinding> binding_;
+  std::optional<sasl::Client> sasl_;  // the AUTH exchange in progress
+  std::optional<Error> auth_error_;   // why the exchange was cancelled with "*"
   Wait wait_ = Wait::reply;
   std::deque<Pending> expect_;  // replies still due, in order
   Send out_;                    // bytes not yet handed to the driver

@@ -456,6 +456,65 @@ Result<void> TlsStream::shutdown(Deadline deadline) {
   }
 }
 
+// --- Channel binding -------------------------------------------------------------------------
+
+std::optional<std::string> channel_binding_type(SSL* ssl) {
+  int version = SSL_version(ssl);
+  if (version == TLS1_3_VERSION) return "tls-exporter";
+  // RFC 7627 §5.4: a resumed TLS 1.2 session without extended master secret allows the triple
+  // handshake attack, which defeats tls-unique.
+  if (version == TLS1_2_VERSION && (!SSL_session_reused(ssl) || SSL_get_extms_support(ssl) == 1))
+    return "tls-unique";
+  return std::nullopt;
+}
+
+Result<std::string> channel_binding(SSL* ssl, std::string_view type) {
+  int version = SSL_version(ssl);
+  auto refuse = [&](const std::string& why) {
+    return fail(
+        permanent_error(Stage::tls, "no " + std::string(type) + " channel binding: " + why));
+  };
+  if (type == "tls-exporter") {
+    // RFC 9266 §4.2: with TLS 1.2 only when the extended master secret was negotiated.
+    if (version != TLS1_3_VERSION &&
+        !(version == TLS1_2_VERSION && SSL_get_extms_support(ssl) == 1))
+      return refuse("needs TLS 1.3 or TLS 1.2 with extended master secret");
+    // RFC 9266 §2: label "EXPORTER-Channel-Binding", no context, 32 bytes.
+    static constexpr char kLabel[] = "EXPORTER-Channel-Binding";
+    unsigned char out[32];
+    if (SSL_export_keying_material(ssl, out, sizeof out, kLabel, sizeof kLabel - 1, nullptr, 0,
+                                   0) != 1)
+      return fail(temporary_error(Stage::internal,
+                                  "SSL_export_keying_material failed: " + take_openssl_errors()));
+    return std::string(reinterpret_cast<char*>(out), sizeof out);
+  }
+  if (type == "tls-unique") {
+    // RFC 8446 §C.5 and RFC 9266 §3: tls-unique is not defined for TLS 1.3.
+    if (version != TLS1_2_VERSION) return refuse("only defined for TLS 1.2");
+    // RFC 5929 §3.1: the first Finished message of the latest handshake: the client's in a full
+    // handshake, the server's when the session was resumed.
+    bool client_first = !SSL_session_reused(ssl);
+    bool ours = (SSL_is_server(ssl) == 0) == client_first;
+    unsigned char buf[EVP_MAX_MD_SIZE];
+    std::size_t n =
+        ours ? SSL_get_finished(ssl, buf, sizeof buf) : SSL_get_peer_finished(ssl, buf, sizeof buf);
+    if (n == 0 || n > sizeof buf) return refuse("no Finished message");
+    return std::string(reinterpret_cast<char*>(buf), n);
+  }
+  return refuse("unknown type");
+}
+
+std::optional<std::string> TlsStream::channel_binding_type() const {
+  if (broken_ || !ssl_) return std::nullopt;
+  return tls::channel_binding_type(ssl_.get());
+}
+
+Result<std::string> TlsStream::channel_binding(std::string_view type) const {
+  if (broken_ || !ssl_)
+    return fail(permanent_error(Stage::tls, "no channel binding: the TLS connection failed"));
+  return tls::channel_binding(ssl_.get(), type);
+}
+
 Result<std::unique_ptr<TlsStream>> handshake(Fd socket, Context& context,
                                              const HandshakeParams& params, Deadline deadline) {
   if (!socket.valid())

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -85,6 +86,14 @@ class TlsStream final : public net::Stream {
   const Info& info() const { return info_; }
   int fd() const { return fd_.get(); }
 
+  /// The channel-binding type for SASL -PLUS on this connection: "tls-exporter" on TLS 1.3
+  /// (RFC 9266), "tls-unique" on TLS 1.2 (RFC 5929) unless the session was resumed without
+  /// extended master secret (RFC 7627 §5.4, triple handshake); nullopt when none is safe.
+  std::optional<std::string> channel_binding_type() const;
+  /// The binding data of `type` ("tls-exporter" or "tls-unique"). Errors: Stage::tls,
+  /// permanent — the type is unknown or not defined for the negotiated version.
+  Result<std::string> channel_binding(std::string_view type) const;
+
   /// Best-effort close_notify (RFC 8446 §6.1); does not wait for the server's.
   Result<void> shutdown(Deadline deadline);
 
@@ -115,6 +124,11 @@ class TlsStream final : public net::Stream {
   Info info_;
   bool broken_ = false;  // after a fatal error OpenSSL must not be called again
 };
+
+/// The same for any SSL, client or server side, once its handshake is done (the test servers
+/// use it to compute what the client must send).
+std::optional<std::string> channel_binding_type(SSL* ssl);
+Result<std::string> channel_binding(SSL* ssl, std::string_view type);
 
 /// Runs the client handshake on a connected socket (made non-blocking if it is not), polling
 /// as OpenSSL asks until the deadline. Errors: Stage::tls, temporary —

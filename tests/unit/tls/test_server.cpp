@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -72,6 +73,17 @@ void count_records(int write_p, int /*version*/, int content_type, const void* b
     ++*counter;
 }
 
+int accept_any(int /*preverify_ok*/, X509_STORE_CTX* /*store*/) {
+  return 1;
+}
+
+std::string digest_hex(const std::string& der) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(der.data(), der.size(), md, &len, EVP_sha256(), nullptr);
+  return to_hex(std::string(reinterpret_cast<char*>(md), len));
+}
+
 }  // namespace
 
 TestServer::Script tls_script(const KeyCert& server, ServerSide* out,
@@ -84,6 +96,7 @@ TestServer::Script tls_script(const KeyCert& server, ServerSide* out,
     SSL_CTX_use_PrivateKey(ctx.get(), key);
     if (options.max_version != 0) SSL_CTX_set_max_proto_version(ctx.get(), options.max_version);
     for (X509* extra : options.chain) SSL_CTX_add1_chain_cert(ctx.get(), extra);
+    if (options.request_client_cert) SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, accept_any);
     UniqueHandle<SSL, &SSL_free> ssl(SSL_new(ctx.get()));
     SSL_set_fd(ssl.get(), fd.get());
     int counter = 0;
@@ -97,6 +110,13 @@ TestServer::Script tls_script(const KeyCert& server, ServerSide* out,
     }
     out->accepted = true;
     if (const char* sni = SSL_get_servername(ssl.get(), TLSEXT_NAMETYPE_host_name)) out->sni = sni;
+    if (X509* peer = SSL_get0_peer_certificate(ssl.get())) {
+      out->client_cert_sha256 = digest_hex(cert_der(peer));
+      out->client_spki_sha256 = digest_hex(spki_der(peer));
+      char line[256];
+      X509_NAME_oneline(X509_get_subject_name(peer), line, sizeof line);
+      out->client_cert_subject = line;
+    }
     SSL_set_msg_callback(ssl.get(), count_records);
     SSL_set_msg_callback_arg(ssl.get(), &counter);
     body(ssl.get());

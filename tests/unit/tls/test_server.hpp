@@ -40,11 +40,15 @@ struct ServerSide {
   std::string sni;                      // the server name the client sent, empty when none
   std::string error;                    // why SSL_accept failed
   int app_records_after_handshake = 0;  // application-data records read after the handshake
+  std::string client_cert_sha256;       // hex SHA-256 of the client certificate's DER, if any
+  std::string client_spki_sha256;       // ... and of its SubjectPublicKeyInfo
+  std::string client_cert_subject;      // one-line form
 };
 
 struct TlsServerOptions {
-  int max_version = 0;       // 0: OpenSSL's default
-  std::vector<X509*> chain;  // sent after the server certificate (intermediates, a root)
+  int max_version = 0;               // 0: OpenSSL's default
+  std::vector<X509*> chain;          // sent after the server certificate (intermediates, a root)
+  bool request_client_cert = false;  // CertificateRequest; any certificate is accepted
 };
 
 /// A script that completes a TLS handshake with `server` (certificate + key) and then runs
