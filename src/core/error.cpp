@@ -38,7 +38,7 @@ std::string Error::describe() const {
   if (!enhanced.empty()) reply += (reply.empty() ? "" : " ") + enhanced;
   if (smtp_code != 0 && !server_text.empty()) reply += " " + server_text;
   std::string where = host;
-    if (!command.empty()) where += (where.empty() ? "" : ", ") + std::string("after ") + command;
+  if (!command.empty()) where += (where.empty() ? "" : ", ") + std::string("after ") + command;
   if (!where.empty() || !reply.empty()) {
     out += " (" + where;
     if (!reply.empty()) out += (where.empty() ? "" : ": ") + reply;
