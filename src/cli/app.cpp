@@ -12,11 +12,13 @@
 #include <climits>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <map>
 
 #include "cli/exit_codes.hpp"
 #include "cli/identity.hpp"
 #include "cli/options.hpp"
+#include "cli/probe_table.hpp"
 #include "config/config.hpp"
 #include "config/routes.hpp"
 #include "delivery/deliver.hpp"
@@ -365,6 +367,60 @@ Result<std::unique_ptr<dns::Resolver>> make_resolver(const Options& o,
   return std::unique_ptr<dns::Resolver>(std::move(*r));
 }
 
+/// --probe DOMAIN: the delivery machinery up to TLS and EHLO, on every MX address, no mail.
+int run_probe(const Options& o) {
+  auto domain = smtp::domain_to_ascii(*o.probe);
+  if (!domain) return report_error(domain.error());
+  delivery::Request request;
+  request.helo_name = o.helo ? *o.helo : local_fqdn();
+  auto level = delivery::parse_level(o.tls_policy.value_or("dane"));
+  if (!level) return report_error(level.error());
+  request.level = *level;
+  if (o.json && *o.json != "-") {
+    if (auto w = check_writable(*o.json); !w) return report_error(w.error());
+  }
+  delivery::Timeouts timeouts;
+  for (const auto& t : o.smtp_timeouts)
+    if (auto r = timeouts.set(t); !r) return report_error(r.error());
+  if (o.overall_timeout)
+    timeouts.overall = Deadline::after(
+        std::chrono::milliseconds(static_cast<long long>(*o.overall_timeout * 1000)));
+  auto resolver = make_resolver(o, timeouts);
+  if (!resolver) return report_error(resolver.error());
+  tls::ContextOptions tls_options;
+  if (o.ca_file) tls_options.ca_file = *o.ca_file;
+  if (o.ca_path) tls_options.ca_path = *o.ca_path;
+  auto tls_context = tls::Context::create(tls_options);
+  if (!tls_context) return report_error(tls_context.error());
+  StreamProgress progress(o.verbose ? &std::cout : nullptr, &std::cerr);
+  auto dialer = make_dialer(o.proxy, o.proxy_command, false);
+  if (!dialer) return report_error(dialer.error());
+  auto sts = make_mta_sts(o, **resolver, progress);
+  if (!sts) return report_error(sts.error());
+  delivery::Environment env(**resolver, *tls_context, progress);
+  env.timeouts = timeouts;
+  env.dialer = dialer->get();
+  env.mta_sts = *sts;
+  const auto started = std::chrono::system_clock::now();
+  delivery::Report report = delivery::probe(*domain, request, env);
+  const delivery::DomainRecord& record = report.domains.front();
+    std::ostringstream discard;  // with --json - the document alone goes to stdout
+  bool secure = print_probe(record, o.json && *o.json == "-" ? discard : std::cout);
+  int code = ex::ok;
+  if (!secure) code = record.dns_error ? exit_code_for(*record.dns_error) : ex::unavailable;
+  if (o.json) {
+    report::RunInfo info;
+    info.version = MXCLIENT_VERSION;
+    info.tls_policy = delivery::level_name(request.level);
+    info.resolver_mode = o.trust_ad ? "trust-ad" : o.resolver ? "forward" : "recursive";
+    info.started = started;
+    info.exit_code = code;
+    if (auto w = report::write_json_report(report, info, *o.json); !w)
+      std::cerr << "mxclient: " << w.error().describe() << '\n';
+  }
+  return code;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -388,6 +444,8 @@ int run(int argc, char** argv) {
   auto cfg = config::load_config(o.config);
   if (!cfg) return report_error(cfg.error());
   merge_defaults(o, cfg->defaults);
+
+  if (o.probe) return run_probe(o);
 
   // Addresses are checked before anything is read or sent (RFC 5321 §4.1.2).
   std::string sender;

@@ -140,6 +140,11 @@ constexpr LongOption kLongOptions[] = {
        o.attempt = static_cast<int>(n);
        return {};
      }},
+    {"probe", true,
+     [](Options& o, const std::string& v) -> Result<void> {
+       o.probe = v;
+       return {};
+     }},
     {"json", true,
      [](Options& o, const std::string& v) -> Result<void> {
        if (v.empty()) return fail(usage_error("--json needs a file name, or - for stdout"));
@@ -281,7 +286,9 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
     return fail(
         usage_error("--trust-ad uses the resolv.conf resolver's AD bit; it takes no "
                     "--resolver, --root-hints or --trust-anchor"));
-  if (!o.help && !o.version && o.recipients.empty() && !o.recipients_from_headers)
+  if (o.probe && (!o.recipients.empty() || o.recipients_from_headers))
+    return fail(usage_error("--probe takes a domain and no recipients"));
+  if (!o.help && !o.version && !o.probe && o.recipients.empty() && !o.recipients_from_headers)
     return fail(usage_error("no recipients given"));
   return o;
 }
@@ -325,7 +332,11 @@ Options:
     --config FILE        transports and routes (default $XDG_CONFIG_HOME/mxclient/config.toml,
                        then /etc/mxclient/config.toml); its [defaults] apply unless a flag says otherwise
   --attempt N          the delivery attempt number a queue is at (routes may depend on it)
-    --json FILE|-        write a JSON report of the run (docs/report.md): outcomes, DNS path with
+      --probe DOMAIN       connect to every MX address of DOMAIN up to TLS and EHLO, send no mail,
+                       and print its posture (MX, DNSSEC, TLSA, DANE, MTA-STS, TLS, extensions);
+                       exit 0 only when every MX would accept mail securely, else 69 (or the
+                       DNS failure's code)
+  --json FILE|-        write a JSON report of the run (docs/report.md): outcomes, DNS path with
                        DNSSEC status, TLS and DANE/MTA-STS facts per attempt, RFC 8460 results
   --timeout SECONDS    give up (exit 75) when the whole run takes longer
   --smtp-timeout NAME=SECONDS

@@ -46,6 +46,7 @@ struct Options {
   std::optional<std::string> config;  // --config FILE
   int attempt = 1;                    // --attempt N
   std::optional<std::string> json;    // --json FILE|-: the machine-readable report
+  std::optional<std::string> probe;   // --probe DOMAIN: the domain's posture, no mail sent
 };
 
 /// Parses argv (without argv[0]). Errors are Stage::usage.

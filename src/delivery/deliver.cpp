@@ -142,7 +142,7 @@ class DomainDelivery {
  public:
   DomainDelivery(const Request& request, const message::Spool& message, Environment& env,
                  std::vector<RecipientOutcome>& outcomes, ConnectionPool& pool,
-                 DomainRecord& record, const Route* route)
+                 DomainRecord& record, const Route* route, bool probe = false)
       : request_(request),
         message_(message),
         env_(env),
@@ -151,7 +151,8 @@ class DomainDelivery {
         pool_(pool),
         record_(record),
         route_(route),
-        relay_(route && route->relay ? &*route->relay : nullptr) {}
+        relay_(route && route->relay ? &*route->relay : nullptr),
+        probe_(probe) {}
 
   void run(const std::string& domain, std::vector<Pending> pending) {
     pending_ = std::move(pending);
@@ -216,9 +217,10 @@ class DomainDelivery {
       }
       record_.hosts.push_back(std::move(hr));
       for (const auto& addr : host.addresses) {
-        if (addresses_ >= kMaxAddresses || sessions_ >= kMaxSessions) break;
+        if (!probe_ && (addresses_ >= kMaxAddresses || sessions_ >= kMaxSessions)) break;
         ++addresses_;
         auto verdict = attempt(host, addr, policy, last, false);
+        if (probe_) continue;  // a probe reports a failed handshake as it is
         if (verdict == Attempt::plaintext_retry) {
           HostPolicy plain = policy;
           plain.tls = smtp::TlsMode::none;
@@ -339,6 +341,7 @@ class DomainDelivery {
     std::string key = addr.ip + "|" + std::to_string(relay_ ? relay_->port : env_.port) + "|" +
                       host.name + "|" + policy.summary + "|" +
                       std::to_string(static_cast<int>(policy.tls));
+    if (probe_) key += "|probe " + std::to_string(record_.attempts.size());  // never shared
     auto pooled = pool_.find(key);
     if (pooled != pool_.end() && !pooled->second.session->can_reuse()) {
       pooled->second.connection->close(*pooled->second.session);
@@ -379,7 +382,9 @@ class DomainDelivery {
       smtp::SessionOptions options;
       options.helo_name = request_.helo_name;
       options.tls = policy.tls;
-      options.keep_open = true;  // QUIT when the run ends, in case another domain shares the host
+      options.keep_open =
+          !probe_;  // QUIT when the run ends, in case another domain shares the host
+      options.probe = probe_;
       if (relay_ && relay_->auth) options.auth = relay_->auth;
       if (implicit) {
         DriverResult hs;
@@ -419,6 +424,16 @@ class DomainDelivery {
     }
 
     const smtp::Outcome& out = session.outcome();
+    if (probe_) {
+      finish_record();
+      if (out.error) {
+        ar.error = *out.error;
+        if (ar.error->host.empty()) ar.error->host = where;
+        ar.tlsrpt_result = attempt_result(policy, driven, *ar.error);
+        progress_.note("probe of " + where + " failed: " + ar.error->describe());
+      }
+      return Attempt::next;
+    }
     std::string security = describe_security(policy, driven);
     std::vector<Pending> still;
     std::set<std::size_t> accepted;  // request indexes the server accepted (RCPT 2xx)
@@ -491,6 +506,7 @@ class DomainDelivery {
   DomainRecord& record_;
   const Route* route_;                     // null: direct delivery with the environment's dialer
   const RelayTarget* relay_;               // set for smarthost / submission routes
+  bool probe_;                             // --probe: every address, up to EHLO after TLS, no mail
   std::vector<PooledConnection> retired_;  // closed, kept while their outcome is read
   std::vector<Pending> pending_;
   int addresses_ = 0;
@@ -499,6 +515,21 @@ class DomainDelivery {
 };
 
 }  // namespace
+
+Report probe(const std::string& domain, const Request& request, Environment& env) {
+  Report report;
+  ConnectionPool pool;
+  const auto empty = message::Spool::from_string("");
+  auto started = std::chrono::steady_clock::now();
+  DomainDelivery dd(request, empty, env, report.recipients, pool, report.domains.emplace_back(),
+                    nullptr, true);
+  dd.run(domain_of("@" + domain), {});
+  report.round_trips = dd.round_trips();
+  for (auto& [key, pooled] : pool) pooled.connection->close(*pooled.session);
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
 
 Report deliver(const Request& request, const message::Spool& message, Environment& env) {
   Report report;

@@ -90,6 +90,11 @@ struct Report {
   double seconds = 0;                        // wall time of the delivery
 };
 
+/// --probe: everything up to and including TLS and the EHLO after it, on every address of
+/// every MX host of `domain`, under the same policy decisions; no mail is sent. The result is
+/// in Report::domains[0] (its attempts say what each server offered and how TLS went).
+Report probe(const std::string& domain, const Request& request, Environment& env);
+
 /// Delivers `message` to every recipient. Never throws; every recipient gets an outcome.
 Report deliver(const Request& request, const message::Spool& message, Environment& env);
 

@@ -106,7 +106,7 @@ Result<void> Session::prepare(Envelope envelope) {
     reverse_path_ = mb->to_string();
     need_utf8_ = need_utf8_ || !mb->is_ascii();
   }
-  if (env_.recipients.empty()) {
+    if (env_.recipients.empty() && !opts_.probe) {
     Error e = permanent_error(Stage::input, "no recipients");
     e.reason = Reason::bad_data;
     return fail(std::move(e));
@@ -526,6 +526,13 @@ std::optional<Error> Session::message_checks() const {
 }
 
 void Session::begin_message() {
+  if (opts_.probe) {  // the server's posture is known now; no mail is sent
+    if (opts_.keep_open)
+      wait_ = Wait::idle;
+    else
+      send_quit();
+    return;
+  }
   if (auto e = message_checks()) {
     fail_message(std::move(*e));
     return;

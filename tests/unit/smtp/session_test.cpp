@@ -629,3 +629,25 @@ TEST(Session, DataPhaseTimeouts) {
 
 }  // namespace
 }  // namespace mx::smtp
+
+namespace mx::smtp {
+namespace {
+
+// --probe: the whole posture (STARTTLS, the second EHLO) and then QUIT, never a transaction.
+TEST(Session, ProbeStopsAfterTheTlsEhlo) {
+  SessionOptions o = options(TlsMode::opportunistic);
+  o.probe = true;
+  Envelope e;
+  Session s(e, o);
+  EXPECT_EQ(step(s, "220 mx.example.org ESMTP\r\n"), "EHLO client.example.net\r\n|<recv>");
+  EXPECT_EQ(step(s, "250-mx.example.org\r\n250 STARTTLS\r\n"), "STARTTLS\r\n|<recv>");
+  EXPECT_EQ(step(s, "220 go ahead\r\n"), "<tls>");
+  s.tls_started(false);
+  EXPECT_EQ(step(s), "EHLO client.example.net\r\n|<recv>");
+  EXPECT_EQ(step(s, "250-mx.example.org\r\n250 CHUNKING\r\n"), "QUIT\r\n|<done>");
+  EXPECT_FALSE(s.outcome().error);
+  EXPECT_TRUE(s.capabilities().chunking);
+}
+
+}  // namespace
+}  // namespace mx::smtp
