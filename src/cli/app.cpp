@@ -12,8 +12,8 @@
 #include <climits>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <map>
+#include <sstream>
 
 #include "cli/exit_codes.hpp"
 #include "cli/identity.hpp"
@@ -367,6 +367,49 @@ Result<std::unique_ptr<dns::Resolver>> make_resolver(const Options& o,
   return std::unique_ptr<dns::Resolver>(std::move(*r));
 }
 
+/// What a delivery or a probe needs from the options: timeouts, the validating resolver, the
+/// TLS context, the dialer (direct or proxy) and the MTA-STS lookup.
+struct Setup {
+  delivery::Timeouts timeouts;
+  std::unique_ptr<dns::Resolver> resolver;
+  std::unique_ptr<tls::Context> tls_context;
+  std::unique_ptr<net::Dialer> dialer;
+  std::function<std::optional<mtasts::PolicyLookup>(const std::string&)> mta_sts;
+
+  static Result<Setup> create(const Options& o, Progress& progress) {
+    Setup s;
+    for (const auto& t : o.smtp_timeouts)
+      if (auto r = s.timeouts.set(t); !r) return fail(std::move(r).error());
+    if (o.overall_timeout)
+      s.timeouts.overall = Deadline::after(
+          std::chrono::milliseconds(static_cast<long long>(*o.overall_timeout * 1000)));
+    auto resolver = make_resolver(o, s.timeouts);
+    if (!resolver) return fail(std::move(resolver).error());
+    s.resolver = std::move(*resolver);
+    tls::ContextOptions tls_options;
+    if (o.ca_file) tls_options.ca_file = *o.ca_file;
+    if (o.ca_path) tls_options.ca_path = *o.ca_path;
+    auto tls_context = tls::Context::create(tls_options);
+    if (!tls_context) return fail(std::move(tls_context).error());
+    s.tls_context = std::make_unique<tls::Context>(std::move(*tls_context));
+    auto dialer = make_dialer(o.proxy, o.proxy_command, false);
+    if (!dialer) return fail(std::move(dialer).error());
+    s.dialer = std::move(*dialer);
+    auto sts = make_mta_sts(o, *s.resolver, progress);
+    if (!sts) return fail(std::move(sts).error());
+    s.mta_sts = std::move(*sts);
+    return s;
+  }
+
+  delivery::Environment environment(Progress& progress) {
+    delivery::Environment env(*resolver, *tls_context, progress);
+    env.timeouts = timeouts;
+    env.dialer = dialer.get();
+    env.mta_sts = mta_sts;
+    return env;
+  }
+};
+
 /// --probe DOMAIN: the delivery machinery up to TLS and EHLO, on every MX address, no mail.
 int run_probe(const Options& o) {
   auto domain = smtp::domain_to_ascii(*o.probe);
@@ -379,32 +422,14 @@ int run_probe(const Options& o) {
   if (o.json && *o.json != "-") {
     if (auto w = check_writable(*o.json); !w) return report_error(w.error());
   }
-  delivery::Timeouts timeouts;
-  for (const auto& t : o.smtp_timeouts)
-    if (auto r = timeouts.set(t); !r) return report_error(r.error());
-  if (o.overall_timeout)
-    timeouts.overall = Deadline::after(
-        std::chrono::milliseconds(static_cast<long long>(*o.overall_timeout * 1000)));
-  auto resolver = make_resolver(o, timeouts);
-  if (!resolver) return report_error(resolver.error());
-  tls::ContextOptions tls_options;
-  if (o.ca_file) tls_options.ca_file = *o.ca_file;
-  if (o.ca_path) tls_options.ca_path = *o.ca_path;
-  auto tls_context = tls::Context::create(tls_options);
-  if (!tls_context) return report_error(tls_context.error());
   StreamProgress progress(o.verbose ? &std::cout : nullptr, &std::cerr);
-  auto dialer = make_dialer(o.proxy, o.proxy_command, false);
-  if (!dialer) return report_error(dialer.error());
-  auto sts = make_mta_sts(o, **resolver, progress);
-  if (!sts) return report_error(sts.error());
-  delivery::Environment env(**resolver, *tls_context, progress);
-  env.timeouts = timeouts;
-  env.dialer = dialer->get();
-  env.mta_sts = *sts;
+  auto setup = Setup::create(o, progress);
+  if (!setup) return report_error(setup.error());
+  delivery::Environment env = setup->environment(progress);
   const auto started = std::chrono::system_clock::now();
   delivery::Report report = delivery::probe(*domain, request, env);
   const delivery::DomainRecord& record = report.domains.front();
-    std::ostringstream discard;  // with --json - the document alone goes to stdout
+  std::ostringstream discard;  // with --json - the document alone goes to stdout
   bool secure = print_probe(record, o.json && *o.json == "-" ? discard : std::cout);
   int code = ex::ok;
   if (!secure) code = record.dns_error ? exit_code_for(*record.dns_error) : ex::unavailable;
@@ -508,32 +533,12 @@ int run(int argc, char** argv) {
       return report_error(permanent_error(Stage::usage, "-t: the message names no recipients"));
   }
 
-  delivery::Timeouts timeouts;
-  for (const auto& t : o.smtp_timeouts)
-    if (auto r = timeouts.set(t); !r) return report_error(r.error());
-  if (o.overall_timeout)
-    timeouts.overall = Deadline::after(
-        std::chrono::milliseconds(static_cast<long long>(*o.overall_timeout * 1000)));
-
-  auto resolver = make_resolver(o, timeouts);
-  if (!resolver) return report_error(resolver.error());
-  tls::ContextOptions tls_options;
-  if (o.ca_file) tls_options.ca_file = *o.ca_file;
-  if (o.ca_path) tls_options.ca_path = *o.ca_path;
-  auto tls_context = tls::Context::create(tls_options);
-  if (!tls_context) return report_error(tls_context.error());
-
-  auto dialer = make_dialer(o.proxy, o.proxy_command, false);
-  if (!dialer) return report_error(dialer.error());
-  auto sts = make_mta_sts(o, **resolver, progress);
-  if (!sts) return report_error(sts.error());
+  auto setup = Setup::create(o, progress);
+  if (!setup) return report_error(setup.error());
   RouteResources route_resources;
   if (auto routed = assign_routes(*cfg, o, request, route_resources); !routed)
     return report_error(routed.error());
-  delivery::Environment env(**resolver, *tls_context, progress);
-  env.timeouts = timeouts;
-  env.dialer = dialer->get();
-  env.mta_sts = *sts;
+  delivery::Environment env = setup->environment(progress);
   delivery::Report report = delivery::deliver(request, *spool, env);
   const auto started = std::chrono::system_clock::now() -
                        std::chrono::duration_cast<std::chrono::system_clock::duration>(

@@ -36,4 +36,12 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+bool valid_extension_name(std::string_view name) {
+  if (name.empty() || name.size() > 32 || !is_alnum(name.front())) return false;
+  for (char c : name) {
+    if (!is_alnum(c) && c != '_' && c != '-' && c != '.') return false;
+  }
+  return true;
+}
+
 }  // namespace mx::mtasts

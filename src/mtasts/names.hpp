@@ -1,4 +1,4 @@
-// Host name checks shared by the MTA-STS parsers, the cache (file names) and discovery.
+// Name and character checks shared by the MTA-STS parsers, the cache (file names) and discovery.
 #pragma once
 
 #include <string>
@@ -12,5 +12,17 @@ bool valid_hostname(std::string_view name);
 
 /// ASCII lower case.
 std::string lower(std::string_view s);
+
+/// RFC 8461 §3.1/§3.2 WSP: space or tab.
+inline bool is_wsp(char c) {
+  return c == ' ' || c == '\t';
+}
+/// ALPHA / DIGIT.
+inline bool is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+/// sts-ext-name / sts-policy-ext-name (RFC 8461 §3.1, §3.2):
+/// (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".").
+bool valid_extension_name(std::string_view name);
 
 }  // namespace mx::mtasts

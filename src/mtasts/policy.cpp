@@ -15,20 +15,8 @@ Error bad_policy(std::string detail) {
   return e;
 }
 
-bool is_wsp(char c) {
-  return c == ' ' || c == '\t';
-}
-bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-// sts-policy-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
 bool valid_key(std::string_view k) {
-  if (k.empty() || k.size() > 32 || !is_alnum(k.front())) return false;
-  for (char c : k) {
-    if (!is_alnum(c) && c != '_' && c != '-' && c != '.') return false;
-  }
-  return true;
+  return valid_extension_name(k);
 }
 
 // sts-policy-ext-value: VCHAR or UTF-8 octets, inner spaces only (the trailing ones were

@@ -1,6 +1,8 @@
 // Parsing of the MTA-STS TXT record (RFC 8461 §3.1).
 #include "mtasts/record.hpp"
 
+#include "mtasts/names.hpp"
+
 namespace mx::mtasts {
 
 namespace {
@@ -13,19 +15,8 @@ Error bad_record(std::string detail) {
   return e;
 }
 
-bool is_wsp(char c) {
-  return c == ' ' || c == '\t';
-}
-bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-// sts-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
 bool valid_ext_name(std::string_view n) {
-  if (n.empty() || n.size() > 32 || !is_alnum(n.front())) return false;
-  for (char c : n) {
-    if (!is_alnum(c) && c != '_' && c != '-' && c != '.') return false;
-  }
-  return true;
+  return valid_extension_name(n);
 }
 // sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): no '=', ';', space or controls.
 bool ext_value_char(char c) {
