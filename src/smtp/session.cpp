@@ -106,7 +106,7 @@ Result<void> Session::prepare(Envelope envelope) {
     reverse_path_ = mb->to_string();
     need_utf8_ = need_utf8_ || !mb->is_ascii();
   }
-    if (env_.recipients.empty() && !opts_.probe) {
+  if (env_.recipients.empty() && !opts_.probe) {
     Error e = permanent_error(Stage::input, "no recipients");
     e.reason = Reason::bad_data;
     return fail(std::move(e));

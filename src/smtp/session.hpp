@@ -66,7 +66,7 @@ struct SessionOptions {
   bool tls_authenticated = false;  // with tls_active: the server was authenticated (DANE/PKIX)
   bool use_chunking = true;        // BDAT instead of DATA when the server has CHUNKING
   /// false: QUIT after the message. true: Idle after it; then start_transaction() or quit().
-    bool keep_open = false;
+  bool keep_open = false;
   /// Probe only: greeting, EHLO, STARTTLS, EHLO (and AUTH when configured), then QUIT (or Idle
   /// with keep_open) without any transaction; the envelope is ignored.
   bool probe = false;
