@@ -313,9 +313,11 @@ Options:
                        behaviour; refused unless that resolver is on loopback)
   -t                   also read recipients from To, Cc and Bcc (Resent-* when present);
                        Bcc fields are removed from the message
-  -N NOTIFY            DSN notify: never, or a list of success,failure,delay (RFC 3461)
-  -R full|hdrs         DSN: return the full message or only its headers
-  -V ENVID             DSN envelope identifier
+  -N, --dsn-notify NOTIFY
+                       DSN notify: never, or a list of success,failure,delay (RFC 3461)
+  -R, --dsn-ret full|hdrs
+                       DSN: return the full message or only its headers
+  -V, --envid ENVID    DSN envelope identifier
   --tls-policy LEVEL   dane (default: DANE where published, else MTA-STS, else
                        opportunistic), dane-only, verify (PKIX), encrypt, may, none
   --require-tls        REQUIRETLS (RFC 8689): only over DANE- or MTA-STS-authenticated TLS
@@ -329,10 +331,11 @@ Options:
                        proxy; it is given IP addresses only, TLS still ends here
   --proxy-command CMD  connect through CMD's stdin/stdout, e.g. 'ssh -W %h:%p relay';
                        %h and %p become the chosen address and port
-    --config FILE        transports and routes (default $XDG_CONFIG_HOME/mxclient/config.toml,
-                       then /etc/mxclient/config.toml); its [defaults] apply unless a flag says otherwise
+  --config FILE        transports and routes (default $XDG_CONFIG_HOME/mxclient/config.toml,
+                       then /etc/mxclient/config.toml); its [defaults] apply unless a flag
+                       says otherwise
   --attempt N          the delivery attempt number a queue is at (routes may depend on it)
-      --probe DOMAIN       connect to every MX address of DOMAIN up to TLS and EHLO, send no mail,
+  --probe DOMAIN       connect to every MX address of DOMAIN up to TLS and EHLO, send no mail,
                        and print its posture (MX, DNSSEC, TLSA, DANE, MTA-STS, TLS, extensions);
                        exit 0 only when every MX would accept mail securely, else 69 (or the
                        DNS failure's code)
