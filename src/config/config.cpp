@@ -477,9 +477,9 @@ void read_submission(Reader& r, const toml::table& t, const std::string& where,
   }
   s->client_cert = r.path(t, "client_cert", where);
   s->client_key = r.path(t, "client_key", where);
-  if (s->client_cert.has_value() != s->client_key.has_value()) {
-    r.error(r.line(t, s->client_cert ? "client_cert" : "client_key"),
-            where + ": client_cert and client_key go together");
+  // A key alone is allowed: a bare (e.g. Ed25519) key gets a self-signed certificate in memory.
+  if (s->client_cert && !s->client_key) {
+    r.error(r.line(t, "client_cert"), where + ": client_cert needs client_key (its private key)");
   }
   s->ca_file = r.path(t, "ca_file", where);
 }

@@ -8,9 +8,11 @@ Environment (set by ctest, see tests/integration/CMakeLists.txt):
 Without a running testbed (no TESTBED_DIR/env.json) the module exits with 77 (ctest: skipped).
 """
 
+import hashlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -290,6 +292,86 @@ def received_with(added_headers):
     """Protocol of the Received header: ESMTP, ESMTPS (TLS), UTF8ESMTPS, ..."""
     m = re.search(rb"\bwith (\S+)", added_headers)
     return m.group(1).decode() if m else None
+
+
+def toml_value(value):
+    """A TOML value for a config file: JSON's strings, integers, booleans and arrays are valid
+    TOML (paths with backslashes or quotes included)."""
+    return json.dumps(value)
+
+
+def wait_listening(host, port, timeout=10.0, proc=None):
+    """Polls until a TCP connection to host:port succeeds (loopback only); raises
+    AssertionError on timeout or when proc (a subprocess.Popen) has exited meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode} before listening on "
+                                 f"{host}:{port}")
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing listens on {host}:{port} after {timeout} s")
+            time.sleep(0.05)
+
+
+def _openssl(*args):
+    p = subprocess.run(["openssl", *args], capture_output=True, timeout=30)
+    if p.returncode != 0:
+        raise AssertionError(f"openssl {' '.join(args)} failed: "
+                             f"{p.stderr.decode(errors='replace')}")
+    return p.stdout
+
+
+def make_key(path, key_type="ec"):
+    """A PEM private key (PKCS#8) at path: "ec" (P-256), "ed25519" or "rsa" (2048 bits)."""
+    if key_type == "ec":
+        _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-out", str(path))
+    elif key_type == "ed25519":
+        _openssl("genpkey", "-algorithm", "ED25519", "-out", str(path))
+    elif key_type == "rsa":
+        _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                 "-out", str(path))
+    else:
+        raise ValueError(key_type)
+    os.chmod(path, 0o600)
+    return Path(path)
+
+
+def make_self_signed(directory, name, cn, san=None, key_type="ec", days=2):
+    """A fresh key and a self-signed certificate for it (openssl CLI): directory/name.key and
+    directory/name.pem; san is a subjectAltName value such as "IP:127.0.0.1,DNS:x.example".
+    Returns (cert path, key path)."""
+    key = make_key(Path(directory) / f"{name}.key", key_type)
+    cert = Path(directory) / f"{name}.pem"
+    args = ["req", "-x509", "-new", "-key", str(key), "-out", str(cert), "-days", str(days),
+            "-subj", f"/CN={cn}"]
+    if san:
+        args += ["-addext", f"subjectAltName={san}"]
+    _openssl(*args)
+    return cert, key
+
+
+def cert_sha256(cert_pem):
+    """Hex SHA-256 of a PEM certificate's DER encoding (DANE matching type 1, selector 0)."""
+    der = _openssl("x509", "-in", str(cert_pem), "-outform", "DER")
+    return hashlib.sha256(der).hexdigest()
+
+
+def spki_sha256(pem, private_key=False):
+    """Hex SHA-256 of the DER SubjectPublicKeyInfo of a PEM certificate or, with
+    private_key=True, of a PEM private key (DANE selector 1, matching type 1)."""
+    if private_key:
+        der = _openssl("pkey", "-in", str(pem), "-pubout", "-outform", "DER")
+    else:
+        pub = _openssl("x509", "-in", str(pem), "-noout", "-pubkey")
+        p = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
+                           capture_output=True, timeout=30, check=True)
+        der = p.stdout
+    return hashlib.sha256(der).hexdigest()
 
 
 class MxTestCase(unittest.TestCase):

@@ -7,7 +7,8 @@
 //       [--expect-cert-sha256 HEX] [--tamper-binding] [--max-connections N]
 //
 // DIR/msg-N.eml holds message N (dot-unstuffed), DIR/msg-N.env the session facts
-// ("mech=", "authid=", "authzid=", "binding=", "client-cert-sha256=", "mail=", "rcpt=" lines).
+// ("mech=", "authid=", "authzid=", "binding=", "client-cert-sha256=", "client-spki-sha256=",
+// "mail=", "rcpt=" lines).
 #include <arpa/inet.h>
 #include <gsasl.h>
 #include <netinet/in.h>
@@ -314,7 +315,12 @@ void Conn::serve() {
       }
       reply("354 End data with <CR><LF>.<CR><LF>");
       std::string body, l;
-      while (read_line(&l) && l != ".") body += (l.starts_with(".") ? l.substr(1) : l) + "\r\n";
+      bool ended = false;
+      while (!ended && read_line(&l)) {
+        ended = l == ".";
+        if (!ended) body += (l.starts_with(".") ? l.substr(1) : l) + "\r\n";
+      }
+      if (!ended) return;  // lost before the final dot: never accepted, so not stored
       store(body);
       mail_.clear();
       reply("250 2.0.0 Ok: queued");
@@ -325,11 +331,12 @@ void Conn::serve() {
       in >> n >> last;
       std::string chunk;
       if (!read_exact(n, &chunk)) return;
-      bdat_body_ += chunk;
-      if (rcpts_.empty()) {
+      if (rcpts_.empty()) {  // no transaction: the chunk is consumed and dropped
+        bdat_body_.clear();
         reply("503 5.5.1 RCPT first");
         continue;
       }
+      bdat_body_ += chunk;
       if (last == "LAST") {
         store(bdat_body_);
         bdat_body_.clear();

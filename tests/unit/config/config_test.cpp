@@ -382,9 +382,21 @@ TEST(ConfigErrors, SubmissionRules) {
   expect_error(head + "password_env = \"P\"\nauth_mechanisms = [\"PLAIN\", \"SCRAM SHA\"]\n", 6,
                "'SCRAM SHA' is not a SASL mechanism name");
   expect_error(head + "password_env = \"P\"\nclient_cert = \"c.pem\"\n", 6,
-               "client_cert and client_key go together");
-  expect_error(head + "password_env = \"P\"\nclient_key = \"k.pem\"\n", 6,
-               "client_cert and client_key go together");
+               "client_cert needs client_key");
+}
+
+TEST(Config, BareClientKeyIsAccepted) {
+  // A bare Ed25519 key without a certificate: the TLS layer makes a self-signed one in memory.
+  auto c = parse_config(
+      "[transports.s]\ntype = \"submission\"\nhost = \"s.example\"\nusername = \"u\"\n"
+      "password_env = \"P\"\nclient_key = \"/k.pem\"\n",
+      "/etc/mx/t.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().detail;
+  const Transport* t = c->find_transport("s");
+  ASSERT_NE(t, nullptr);
+  ASSERT_NE(t->submission(), nullptr);
+  EXPECT_FALSE(t->submission()->client_cert.has_value());
+  EXPECT_EQ(t->submission()->client_key, "/k.pem");
 }
 
 TEST(ConfigErrors, InlinePasswordRefused) {
