@@ -27,12 +27,14 @@ declare -A max_len=(
   [dns_records]=600
   [dns_wire]=1500
   [socks5]=600
+  [mtasts_record]=2048
+  [mtasts_policy]=8192
 )
 if [ "$#" -gt 0 ]; then
   targets=("$@")
 else
   targets=(smtp_reply smtp_ehlo smtp_mailbox smtp_idna message_stuffing message_headers
-           dns_records dns_wire socks5)
+           dns_records dns_wire socks5 mtasts_record mtasts_policy)
 fi
 for t in "${targets[@]}"; do
   [ -n "${max_len[$t]:-}" ] || { echo "unknown fuzz target: $t" >&2; exit 2; }
