@@ -15,21 +15,18 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <thread>
 
-#include "core/unique_handle.hpp"
+#include "mtasts/curl_api.hpp"
 #include "mtasts/names.hpp"
 
 namespace mx::mtasts {
 
 namespace {
 
-using CurlPtr = UniqueHandle<CURL, &curl_easy_cleanup>;
-using SlistPtr = UniqueHandle<curl_slist, &curl_slist_free_all>;
-
-std::once_flag curl_init_once;
-CURLcode curl_init_result = CURLE_OK;
+// Owned through the loaded library's own free functions.
+using CurlPtr = std::unique_ptr<CURL, decltype(CurlApi::easy_cleanup)>;
+using SlistPtr = std::unique_ptr<curl_slist, decltype(CurlApi::slist_free_all)>;
 
 // Per-transfer state the callbacks see.
 struct Transfer {
@@ -153,8 +150,8 @@ class Relay {
   std::thread thread_;
 };
 
-bool append(SlistPtr& list, const std::string& item) {
-  curl_slist* head = curl_slist_append(list.get(), item.c_str());
+bool append(const CurlApi& api, SlistPtr& list, const std::string& item) {
+  curl_slist* head = api.slist_append(list.get(), item.c_str());
   if (!head) return false;
   (void)list.release();  // `head` is the same list, now one item longer
   list.reset(head);
@@ -227,12 +224,13 @@ Result<std::string> CurlFetcher::fetch(std::string_view domain_in,
     pinned += (pinned.empty() ? "" : ",") + item;
   }
 
-  std::call_once(curl_init_once, [] { curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (curl_init_result != CURLE_OK) return failure(Stage::internal, "curl_global_init failed");
-  CurlPtr curl(curl_easy_init());
+  auto loaded = curl_api();
+  if (!loaded) return failure(Stage::internal, loaded.error().detail);
+  const CurlApi& api = **loaded;
+  CurlPtr curl(api.easy_init(), api.easy_cleanup);
   if (!curl) return failure(Stage::internal, "curl_easy_init failed");
-  SlistPtr resolve;
-  if (!append(resolve, host + ":" + std::to_string(options_.port) + ":" + pinned)) {
+  SlistPtr resolve(nullptr, api.slist_free_all);
+  if (!append(api, resolve, host + ":" + std::to_string(options_.port) + ":" + pinned)) {
     return failure(Stage::internal, "out of memory");
   }
 
@@ -265,7 +263,7 @@ Result<std::string> CurlFetcher::fetch(std::string_view domain_in,
   CURL* c = curl.get();
   bool ok = true;
   auto set = [&](CURLoption opt, auto value) {
-    ok = ok && curl_easy_setopt(c, opt, value) == CURLE_OK;
+    ok = ok && api.easy_setopt(c, opt, value) == CURLE_OK;
   };
   set(CURLOPT_URL, url.c_str());
   set(CURLOPT_RESOLVE, resolve.get());
@@ -289,23 +287,23 @@ Result<std::string> CurlFetcher::fetch(std::string_view domain_in,
   if (relay) set(CURLOPT_ABSTRACT_UNIX_SOCKET, relay->name().c_str());
   if (!ok) return failure(Stage::internal, "cannot configure libcurl");
 
-  const CURLcode rc = curl_easy_perform(c);
+  const CURLcode rc = api.easy_perform(c);
   if (rc != CURLE_OK) {
     if (transfer.too_big) {
       return failure(Stage::connect,
                      "body larger than " + std::to_string(options_.max_body) + " octets",
                      Reason::protocol);
     }
-    const std::string why = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
+    const std::string why = errbuf[0] ? std::string(errbuf) : std::string(api.easy_strerror(rc));
     if (rc == CURLE_OPERATION_TIMEDOUT) return failure(Stage::connect, "timed out: " + why);
     if (is_tls_failure(rc)) return failure(Stage::tls, why);
     return failure(Stage::connect, why);
   }
   long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 300 && status < 400) {
     char* location = nullptr;
-    curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location);
+    api.easy_getinfo(c, CURLINFO_REDIRECT_URL, &location);
     return failure(Stage::connect,
                    "HTTP " + std::to_string(status) + " redirect" +
                        (location ? std::string(" to ") + location : std::string()) +
@@ -316,7 +314,7 @@ Result<std::string> CurlFetcher::fetch(std::string_view domain_in,
     return failure(Stage::connect, "HTTP " + std::to_string(status), Reason::protocol);
   }
   char* content_type = nullptr;
-  curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &content_type);
+  api.easy_getinfo(c, CURLINFO_CONTENT_TYPE, &content_type);
   if (!is_text_plain(content_type)) {
     return failure(Stage::connect,
                    std::string("media type is ") + (content_type ? content_type : "missing") +

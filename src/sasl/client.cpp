@@ -6,8 +6,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 
-#include "core/unique_handle.hpp"
+#include "sasl/gsasl_api.hpp"
 #include "sasl/mechanisms.hpp"
 #include "sasl/scram.hpp"
 
@@ -15,9 +16,9 @@ namespace mx::sasl {
 
 namespace {
 
-using GsaslCtx = UniqueHandle<Gsasl, &gsasl_done>;
-using GsaslSession = UniqueHandle<Gsasl_session, &gsasl_finish>;
-using GsaslString = UniqueHandle<char, &gsasl_free>;
+using GsaslCtx = std::unique_ptr<Gsasl, GsaslFree<&GsaslApi::done>>;
+using GsaslSession = std::unique_ptr<Gsasl_session, GsaslFree<&GsaslApi::finish>>;
+using GsaslString = std::unique_ptr<char, GsaslFree<&GsaslApi::free>>;
 
 // GNU SASL 2.1.0 added tls-exporter (RFC 9266) to the SCRAM client.
 constexpr bool kHaveTlsExporter = GSASL_VERSION_NUMBER >= 0x020100;
@@ -51,6 +52,7 @@ class Client::Impl {
   GsaslCtx ctx;
   GsaslSession session;
   std::optional<detail::ScramYClient> scram_y;
+  const GsaslApi* api = nullptr;
 
   Result<Step> step(std::string_view server_data);
 };
@@ -91,8 +93,12 @@ Result<Client> Client::start(std::string_view mechanism_name, const Credentials&
   if (is_plus(mech) && !cb)
     return fail(config_error("AUTH " + mech + " needs TLS channel binding"));
 
+  auto api = gsasl_api();
+  if (!api) return fail(std::move(api).error());
+  const GsaslApi& gs = **api;
   auto impl = std::make_unique<Impl>();
   impl->mechanism = mech;
+  impl->api = &gs;
   // RFC 5802 §6: a client that could bind but sees no -PLUS at the server must say "y", so
   // that a server which did offer -PLUS detects the downgrade. libgsasl 2.2.0 fails the
   // exchange when given binding data for plain SCRAM, so that case is ours.
@@ -102,17 +108,17 @@ Result<Client> Client::start(std::string_view mechanism_name, const Credentials&
   }
 
   Gsasl* raw_ctx = nullptr;
-  if (gsasl_init(&raw_ctx) != GSASL_OK)
+  if (gs.init(&raw_ctx) != GSASL_OK)
     return fail(temporary_error(Stage::internal, "cannot initialise GNU SASL"));
-  impl->ctx.reset(raw_ctx);
+  impl->ctx = GsaslCtx(raw_ctx, {&gs});
   Gsasl_session* raw_session = nullptr;
-  int rc = gsasl_client_start(impl->ctx.get(), mech.c_str(), &raw_session);
+  int rc = gs.client_start(impl->ctx.get(), mech.c_str(), &raw_session);
   if (rc != GSASL_OK)
-    return fail(config_error("GNU SASL cannot start " + mech + ": " + gsasl_strerror(rc)));
-  impl->session.reset(raw_session);
+    return fail(config_error("GNU SASL cannot start " + mech + ": " + gs.strerror(rc)));
+  impl->session = GsaslSession(raw_session, {&gs});
   Gsasl_session* s = impl->session.get();
   auto set = [&](Gsasl_property p, const std::string& v) {
-    return gsasl_property_set(s, p, v.c_str()) == GSASL_OK;
+    return gs.property_set(s, p, v.c_str()) == GSASL_OK;
   };
   bool ok = true;
   if (!credentials.authcid.empty()) ok = ok && set(GSASL_AUTHID, credentials.authcid);
@@ -155,8 +161,8 @@ Result<Step> Client::Impl::step(std::string_view server_data) {
   }
   char* out = nullptr;
   std::size_t out_len = 0;
-  int rc = gsasl_step(session.get(), server_data.data(), server_data.size(), &out, &out_len);
-  GsaslString owned(out);
+  int rc = api->step(session.get(), server_data.data(), server_data.size(), &out, &out_len);
+  GsaslString owned(out, {api});
   if (rc == GSASL_OK || rc == GSASL_NEEDS_MORE) {
     std::string data = out != nullptr ? std::string(out, out_len) : std::string();
     if (is_scram(mechanism) && gs2_flag == 0 && !data.empty()) gs2_flag = data[0];
@@ -174,11 +180,11 @@ Result<Step> Client::Impl::step(std::string_view server_data) {
              rc == GSASL_MECHANISM_CALLED_TOO_MANY_TIMES) {
     e.permanence = Permanence::temporary;
     e.reason = Reason::protocol;
-    e.detail = what + "malformed server challenge (" + gsasl_strerror_name(rc) + ")";
+    e.detail = what + "malformed server challenge (" + api->strerror_name(rc) + ")";
   } else {
     e.stage = Stage::config;
     e.permanence = Permanence::permanent;
-    e.detail = what + gsasl_strerror(rc);
+    e.detail = what + api->strerror(rc);
   }
   return fail(std::move(e));
 }

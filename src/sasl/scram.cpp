@@ -8,16 +8,17 @@
 #include <openssl/hmac.h>
 
 #include <charconv>
+#include <memory>
 #include <vector>
 
-#include "core/unique_handle.hpp"
+#include "sasl/gsasl_api.hpp"
 #include "sasl/mechanisms.hpp"
 
 namespace mx::sasl::detail {
 
 namespace {
 
-using GsaslString = UniqueHandle<char, &gsasl_free>;
+using GsaslString = std::unique_ptr<char, GsaslFree<&GsaslApi::free>>;
 
 // Beyond this the server is either broken or trying to burn our CPU.
 constexpr unsigned long kMaxIterations = 10'000'000;
@@ -48,10 +49,10 @@ std::string saslname(std::string_view s) {
   return out;
 }
 
-std::optional<std::string> saslprep(const std::string& in) {
+std::optional<std::string> saslprep(const GsaslApi& api, const std::string& in) {
   char* out = nullptr;
-  if (gsasl_saslprep(in.c_str(), GSASL_ALLOW_UNASSIGNED, &out, nullptr) != GSASL_OK) return {};
-  GsaslString owned(out);
+  if (api.saslprep(in.c_str(), GSASL_ALLOW_UNASSIGNED, &out, nullptr) != GSASL_OK) return {};
+  GsaslString owned(out, {&api});
   return std::string(owned.get());
 }
 
@@ -91,11 +92,13 @@ ScramYClient::ScramYClient(std::string mechanism, std::string authcid, std::stri
 Result<std::string> ScramYClient::step(std::string_view server_data) {
   switch (state_) {
     case State::initial: {
-      auto user = saslprep(authcid_);
+      auto api = gsasl_api();
+      if (!api) return fail(std::move(api).error());
+      auto user = saslprep(**api, authcid_);
       if (!user || user->empty())
         return fail(permanent_error(Stage::config, "the SASL user name is not valid (SASLprep)"));
       char nonce[18];
-      if (gsasl_nonce(nonce, sizeof nonce) != GSASL_OK)
+      if ((*api)->nonce(nonce, sizeof nonce) != GSASL_OK)
         return fail(temporary_error(Stage::internal, "cannot make a SCRAM nonce"));
       client_nonce_ = base64_encode(std::string_view(nonce, sizeof nonce));
       // RFC 5802 §6: "y": we support channel binding but the server did not offer -PLUS.
@@ -144,17 +147,20 @@ Result<std::string> ScramYClient::client_final(std::string_view server_first) {
   if (iterations > kMaxIterations)
     return fail(protocol(what + "iteration count " + std::string(it) + " is too large"));
 
+  auto api = gsasl_api();
+  if (!api) return fail(std::move(api).error());
+  const GsaslApi& gs = **api;
   Gsasl_hash hash = mechanism_ == "SCRAM-SHA-1" ? GSASL_HASH_SHA1 : GSASL_HASH_SHA256;
   const EVP_MD* md = hash == GSASL_HASH_SHA1 ? EVP_sha1() : EVP_sha256();
-  std::size_t len = gsasl_hash_length(hash);
-  auto password = saslprep(password_);
+  std::size_t len = gs.hash_length(hash);
+  auto password = saslprep(gs, password_);
   if (!password)
     return fail(permanent_error(Stage::config, "the password is not valid (SASLprep)"));
   char salted[GSASL_HASH_MAX_SIZE], client_key[GSASL_HASH_MAX_SIZE],
       server_key[GSASL_HASH_MAX_SIZE], stored_key[GSASL_HASH_MAX_SIZE];
-  int rc = gsasl_scram_secrets_from_password(
-      hash, password->c_str(), static_cast<unsigned int>(iterations), salt->data(), salt->size(),
-      salted, client_key, server_key, stored_key);
+  int rc = gs.scram_secrets_from_password(hash, password->c_str(),
+                                          static_cast<unsigned int>(iterations), salt->data(),
+                                          salt->size(), salted, client_key, server_key, stored_key);
   OPENSSL_cleanse(password->data(), password->size());
   if (rc != GSASL_OK) return fail(temporary_error(Stage::internal, what + "key derivation failed"));
 

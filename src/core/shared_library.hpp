@@ -1,0 +1,42 @@
+// A shared library opened at run time (dlopen) instead of linked: libcurl (MTA-STS policy fetch)
+// and GNU SASL (submission) drag in ~30 libraries (gnutls, krb5, ldap...) that would otherwise
+// be mapped and relocated by every run, costing ~4 MB of RSS and CPU for mail that needs neither.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/result.hpp"
+
+namespace mx {
+
+class SharedLibrary {
+ public:
+  /// Opens `soname` (e.g. "libcurl.so.4") with immediate binding; the error names the library
+  /// and what the dynamic loader said.
+  static Result<SharedLibrary> open(const std::string& soname);
+
+  /// Sets `slot` to the library's symbol `name`; false (and a message in error()) when missing.
+  /// `Fn` is the declared type of the C function, so calls through `slot` stay type-checked.
+  template <class Fn>
+  bool bind(Fn*& slot, const char* name) {
+    slot = reinterpret_cast<Fn*>(lookup(name));
+    return slot != nullptr;
+  }
+
+  /// What went wrong in the last failed bind(), e.g. "libcurl.so.4: undefined symbol: x".
+  const std::string& error() const { return error_; }
+  const std::string& soname() const { return soname_; }
+
+ private:
+  struct Closer {
+    void operator()(void* handle) const noexcept;
+  };
+  void* lookup(const char* name);
+
+  std::unique_ptr<void, Closer> handle_;
+  std::string soname_;
+  std::string error_;
+};
+
+}  // namespace mx
