@@ -442,8 +442,13 @@ class DomainDelivery {
       const smtp::RecipientResult* rr = i < out.recipients.size() ? &out.recipients[i] : nullptr;
       if (rr && rr->accepted) accepted.insert(p.index);
       if (rr && rr->delivered) {
-        outcomes_[p.index] = {p.recipient, std::nullopt, where,
-                              rr->data_reply ? rr->data_reply->text() : std::string(), security};
+        RecipientOutcome& o = outcomes_[p.index];
+        o = {.recipient = p.recipient, .delivered_via = where, .security = security};
+        if (rr->data_reply) {
+          o.server_reply = rr->data_reply->text();
+          o.smtp_code = rr->data_reply->code;
+          o.enhanced_code = rr->data_reply->enhanced;
+        }
         ar.delivered.push_back(p.recipient);
         continue;
       }
@@ -451,7 +456,7 @@ class DomainDelivery {
         Error e = error_from_reply(*rr->reply, "RCPT TO:<" + p.recipient + ">");
         e.host = where;
         if (e.permanent()) {
-          outcomes_[p.index] = {p.recipient, e, {}, {}, {}};
+          outcomes_[p.index] = {.recipient = p.recipient, .error = e};
           continue;
         }
         p.last_error = e;
@@ -474,7 +479,7 @@ class DomainDelivery {
         if (e.maybe_delivered && !accepted.contains(p.index))
           untouched.push_back(std::move(p));
         else
-          outcomes_[p.index] = {p.recipient, e, {}, {}, {}};
+          outcomes_[p.index] = {.recipient = p.recipient, .error = e};
       }
       pending_ = std::move(untouched);
       if (pending_.empty()) return Attempt::stop;
@@ -489,7 +494,7 @@ class DomainDelivery {
 
   void finish_all(const Error& e) {
     for (const auto& p : pending_)
-      outcomes_[p.index] = {p.recipient, p.last_error ? *p.last_error : e, {}, {}, {}};
+      outcomes_[p.index] = {.recipient = p.recipient, .error = p.last_error ? *p.last_error : e};
     pending_.clear();
   }
 

@@ -76,11 +76,13 @@ struct Environment {
 };
 
 struct RecipientOutcome {
-  std::string recipient;
-  std::optional<Error> error;  // nullopt = delivered
-  std::string delivered_via;   // "mx1.example.net [192.0.2.1]" when delivered
-  std::string server_reply;    // the final reply text when delivered
-  std::string security;        // how the delivering session was protected ("DANE-verified TLS ...")
+  std::string recipient{};
+  std::optional<Error> error{};  // nullopt = delivered
+  std::string delivered_via{};   // "mx1.example.net [192.0.2.1]" when delivered
+  std::string server_reply{};    // the final reply text when delivered
+  std::string security{};  // how the delivering session was protected ("DANE-verified TLS ...")
+  int smtp_code = 0;       // the final reply's code when delivered (250)
+  std::string enhanced_code{};  // and its RFC 3463 enhanced code when it had one ("2.0.0")
 };
 
 struct Report {

@@ -119,10 +119,10 @@ json error_or_null(const std::optional<Error>& e) {
 json recipient_json(const delivery::RecipientOutcome& r) {
   json j = {{"address", r.recipient}};
   if (!r.error) {
-    // The delivery Report keeps only the text of the final reply of a delivered recipient.
+    // The server's final reply to the message (DATA's dot or the last BDAT).
     j["outcome"] = "delivered";
-    j["smtp_code"] = nullptr;
-    j["enhanced_code"] = nullptr;
+    j["smtp_code"] = r.smtp_code != 0 ? json(r.smtp_code) : json(nullptr);
+    j["enhanced_code"] = text_or_null(r.enhanced_code);
     j["server_text"] = text_or_null(r.server_reply);
     j["stage"] = nullptr;
     j["reason"] = nullptr;

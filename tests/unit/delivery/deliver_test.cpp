@@ -67,6 +67,9 @@ TEST_F(DeliverTest, FirstServerDownSecondDelivers) {
   ASSERT_EQ(r.recipients.size(), 1u);
   EXPECT_FALSE(r.recipients[0].error) << r.recipients[0].error->describe();
   EXPECT_EQ(r.recipients[0].delivered_via, "b.d.example [127.0.0.2]");
+  EXPECT_EQ(r.recipients[0].smtp_code, 250);  // the final reply, for the report
+  EXPECT_EQ(r.recipients[0].enhanced_code, "2.0.0");
+  EXPECT_EQ(r.recipients[0].server_reply, "queued");
   ASSERT_EQ(b.messages().size(), 1u);
   EXPECT_EQ(b.messages()[0], "Subject: t\r\n\r\nhi\r\n");
   // The record of the run: the DNS path and both attempts.

@@ -68,7 +68,7 @@ inline dns::MxHost mx_host(std::string name, std::uint16_t pref, std::string ip)
 inline delivery::Report dane_success() {
   delivery::Report r;
   r.recipients = {{"a@dane.example", std::nullopt, "mx1.dane.example [192.0.2.1]",
-                   "2.0.0 Ok: queued as ABC", "DANE-verified TLSv1.3"}};
+                   "Ok: queued as ABC", "DANE-verified TLSv1.3", 250, "2.0.0"}};
   delivery::DomainRecord d;
   d.domain = "dane.example";
   dns::Destinations dest;

@@ -50,8 +50,9 @@ TEST(JsonReport, DeliveredRecipient) {
   EXPECT_EQ(r["outcome"], "delivered");
   EXPECT_EQ(r["delivered_via"], "mx1.dane.example [192.0.2.1]");
   EXPECT_EQ(r["security"], "DANE-verified TLSv1.3");
-  EXPECT_EQ(r["server_text"], "2.0.0 Ok: queued as ABC");
-  EXPECT_TRUE(r["smtp_code"].is_null());
+  EXPECT_EQ(r["server_text"], "Ok: queued as ABC");
+  EXPECT_EQ(r["smtp_code"], 250);
+  EXPECT_EQ(r["enhanced_code"], "2.0.0");
   EXPECT_TRUE(r["stage"].is_null());
   EXPECT_TRUE(r["detail"].is_null());
   EXPECT_EQ(r["maybe_delivered"], false);
