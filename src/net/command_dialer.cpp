@@ -79,7 +79,11 @@ Result<std::string> CommandDialer::expand(std::string_view command_template, con
       continue;
     }
     char n = command_template[++i];
-    if (n == 'h')
+    // "%h:%p" is host:port syntax (ssh -W, socat), where an IPv6 address needs brackets.
+    const bool host_port = command_template.substr(i + 1).starts_with(":%p");
+    if (n == 'h' && host_port && to.ip.find(':') != std::string::npos)
+      out += quote("[" + to.ip + "]");
+    else if (n == 'h')
       out += quote(to.ip);
     else if (n == 'p')
       out += quote(std::to_string(to.port));

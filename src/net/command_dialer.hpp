@@ -44,7 +44,9 @@ class CommandDialer final : public Dialer {
   ~CommandDialer() override;
 
   /// Replaces %h with the address and %p with the port, each single-quoted for the shell, and
-  /// %% with %. Any other % sequence is a permanent Stage::usage error, as is a non-IP `to`.
+  /// %% with %. In "%h:%p" an IPv6 address gets brackets ("[2001:db8::1]:25"), as host:port
+  /// syntax (ssh -W, socat) requires. Any other % sequence is a permanent Stage::usage error, as is
+  /// a non-IP `to`.
   static Result<std::string> expand(std::string_view command_template, const Endpoint& to);
   /// Checks a template's % sequences without an address (for option parsing).
   static Result<void> check_template(std::string_view command_template);

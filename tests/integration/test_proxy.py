@@ -91,6 +91,17 @@ class ProxyDelivery(MxTestCase):
     def test_ssh_w_delivery_dane_verified(self):
         self.deliver_via("sshw", ["--proxy-command", SERVERS.ssh_command()])
 
+    def test_ssh_w_to_ipv6_mx(self):
+        """`ssh -W %h:%p` with an IPv6 MX: %h:%p becomes [::1]:25, the form ssh parses."""
+        if not mxtest.ENV.get("ipv6"):
+            self.skipTest("testbed has no ::1 listener")
+        rcpt = address("sshw6", "v6.secure.example")
+        r = self.send([rcpt], MSG, extra=["--proxy-command", SERVERS.ssh_command()],
+                      timeout=PROXY_TIMEOUT)
+        added = self.assert_delivered(rcpt, MSG, run=r, via="mx6.secure.example")
+        self.assert_delivery_line(r, rcpt, host="mx6.secure.example")
+        self.assertIn(b"[IPv6:::1]", added)
+
     def test_tls_is_end_to_end_through_socks(self):
         """The relay in front of danted sees the plaintext EHLO and STARTTLS, and after them
         only TLS records: no envelope, no message text."""

@@ -93,9 +93,22 @@ const Endpoint kTarget{"192.0.2.1", 25};
 // ---- expansion ---------------------------------------------------------------------------------
 
 TEST(CommandTemplate, ExpandsQuotedHostPortAndPercent) {
-  auto e = CommandDialer::expand("ssh -W %h:%p relay --x=100%%", {"2001:db8::1", 2525});
+  auto e = CommandDialer::expand("ssh -W %h:%p relay --x=100%%", {"192.0.2.7", 2525});
   ASSERT_TRUE(e) << e.error().detail;
-  EXPECT_EQ(*e, "ssh -W '2001:db8::1':'2525' relay --x=100%");
+  EXPECT_EQ(*e, "ssh -W '192.0.2.7':'2525' relay --x=100%");
+}
+
+TEST(CommandTemplate, BracketsIpv6OnlyInHostPortSyntax) {
+  const Endpoint v6{"2001:db8::1", 25};
+  auto e = CommandDialer::expand("ssh -W %h:%p relay", v6);
+  ASSERT_TRUE(e) << e.error().detail;
+  EXPECT_EQ(*e, "ssh -W '[2001:db8::1]':'25' relay");
+  e = CommandDialer::expand("nc %h %p", v6);  // separate arguments: no brackets
+  ASSERT_TRUE(e);
+  EXPECT_EQ(*e, "nc '2001:db8::1' '25'");
+  e = CommandDialer::expand("ssh -W \\[%h\\]:%p relay", v6);  // already bracketed
+  ASSERT_TRUE(e);
+  EXPECT_EQ(*e, "ssh -W \\['2001:db8::1'\\]:'25' relay");
 }
 
 TEST(CommandTemplate, RejectsUnknownAndTrailingPercent) {
