@@ -5,10 +5,15 @@ from mxtest import MxTestCase, address
 
 
 class ContentTest(MxTestCase):
+    """Through mx1, which offers CHUNKING: the message goes in one BDAT, unstuffed."""
+    DOMAIN, VIA, COMMAND = "secure.example", "mx1.secure.example", b">>> BDAT "
+
     def roundtrip(self, tag, data):
-        rcpt = address(tag)
+        rcpt = address(tag, self.DOMAIN)
         r = self.send([rcpt], data)
-        return self.assert_delivered(rcpt, data, run=r, via="mx1.secure.example")
+        if data:  # an empty message always goes by DATA (nothing to chunk)
+            self.assertIn(self.COMMAND, r.stdout)
+        return self.assert_delivered(rcpt, data, run=r, via=self.VIA)
 
     def test_crlf(self):
         self.roundtrip("crlf", b"Subject: crlf\r\nFrom: a@client.example\r\n\r\nline 1\r\n"
@@ -74,6 +79,11 @@ class ContentTest(MxTestCase):
     def test_starttls_used_with_mx1(self):
         added = self.roundtrip("tls", b"Subject: tls\r\n\r\nover TLS\r\n")
         self.assertIn("ESMTPS", mxtest.received_with(added), added)
+
+
+class ContentViaDataTest(ContentTest):
+    """The same messages through mx13 (Postfix without CHUNKING): DATA with dot-stuffing."""
+    DOMAIN, VIA, COMMAND = "nochunk.secure.example", "mx13.secure.example", b">>> DATA"
 
 
 if __name__ == "__main__":

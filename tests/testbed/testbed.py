@@ -163,6 +163,10 @@ MXS = [
      "tls": "ca-signed", "cert": "sts"},
     {"name": "mx12", "host": "mxsts-self.insecure.example", "addr": "127.0.25.12",
      "tls": "self-signed", "cert": "stsself"},
+    # Like mx1 (same certificate and TLSA) but without CHUNKING: clients must use DATA, so
+    # dot-stuffing meets a real server.
+    {"name": "mx13", "host": "mx13.secure.example", "addr": "127.0.25.13", "tls": "self-signed",
+     "cert": "mx1", "smtpd": ["smtpd_discard_ehlo_keywords=chunking"]},
 ]
 
 REQUIRED_TOOLS = ["nsd", "nsd-checkconf", "unbound", "unbound-checkconf", "ldns-keygen",
@@ -934,6 +938,7 @@ maillog_file_prefixes = {pf}
             c = certs[m["name"]]
             opts += ["smtpd_tls_security_level=may",
                      f"smtpd_tls_chain_files={c['key']},{c['chain']}"]
+        opts += m.get("smtpd", [])
         services.append(f"{endpoint} inet n - n - - smtpd\n" +
                         "".join(f"  -o {o}\n" for o in opts))
     services += submission_services(pf, submission)
