@@ -207,7 +207,8 @@ class DomainDelivery {
       facts.sts = sts ? &*sts : nullptr;
       HostPolicy policy = decide_host_policy(facts, host);
       progress_.note(host.name + ": " + policy.summary);
-      HostRecord hr{host.name, policy.summary, authentication_name(policy.auth), policy.skip, {}};
+      HostRecord hr{host.name, policy.summary, authentication_name(policy.auth), policy.skip,
+                    {},        policy.dane};
       if (policy.skip) {
         progress_.note("skipping " + host.name + ": " + policy.skip->detail);
         hr.tlsrpt_result = skip_result(host, policy);

@@ -32,6 +32,7 @@ struct HostRecord {
   std::string authentication;    // "dane", "pkix" or "none"
   std::optional<Error> skipped;  // the host was not used, and why
   std::string tlsrpt_result;     // when skipped for a TLS policy reason
+  bool dane = false;             // its TLSA RRset was its policy (HostPolicy::dane)
 };
 
 struct AttemptRecord {

@@ -91,7 +91,9 @@ HostPolicy decide_host_policy(const DomainFacts& d, const dns::MxHost& h) {
       break;
     case Level::dane:
     case Level::dane_only: {
-      switch (dane::decide(h)) {
+      const dane::DaneDecision decision = dane::decide(h);
+      p.dane = decision != dane::DaneDecision::no_dane;
+      switch (decision) {
         case dane::DaneDecision::host_unusable:
           // RFC 7672 §2.2: a failed TLSA lookup for a secure host must not become plaintext.
           p.skip = skip_error(Stage::dane, Permanence::temporary,

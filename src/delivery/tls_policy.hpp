@@ -50,6 +50,7 @@ struct HostPolicy {
   tls::HandshakeParams handshake;
   bool plaintext_fallback = false;  // a failed handshake may be retried without TLS
   Authentication auth = Authentication::none;
+  bool dane = false;               // the host's TLSA RRset decided (RFC 7672), usable or not
   bool dane_trusted_only = false;  // DANE via an insecure MX: "trusted", not "verified"
   bool sts_testing = false;        // MTA-STS testing: deliver, but report what would fail
   bool sts_mx_mismatch = false;    // testing mode: the host is not in the policy's mx list

@@ -89,8 +89,7 @@ struct Entry {
 
 /// Whether the host was handled under DANE (RFC 7672): then its TLSA RRset is the policy.
 bool dane_host(const delivery::HostRecord& h) {
-  return h.authentication == "dane" || h.policy.starts_with("DANE") ||
-         h.tlsrpt_result == rt::dnssec_invalid || h.tlsrpt_result == rt::dane_required;
+  return h.dane || h.tlsrpt_result == rt::dnssec_invalid || h.tlsrpt_result == rt::dane_required;
 }
 
 /// Counts the policies of one recipient domain into `entries`.

@@ -84,6 +84,7 @@ TEST(TlsPolicy, DaneAuthenticatesWithTheUsableRecords) {
   EXPECT_EQ(p.handshake.reference_names,
             (std::vector<std::string>{"mx-real.example.net", "mx.example.net"}));
   EXPECT_EQ(p.auth, Authentication::dane);
+  EXPECT_TRUE(p.dane);
   EXPECT_FALSE(p.plaintext_fallback);
   EXPECT_FALSE(p.dane_trusted_only);
 }
@@ -112,6 +113,7 @@ TEST(TlsPolicy, FailedTlsaLookupSkipsTheHostNeverDowngrades) {
   ASSERT_TRUE(p.skip);
   EXPECT_TRUE(p.skip->temporary());
   EXPECT_EQ(p.skip->stage, Stage::dane);
+  EXPECT_TRUE(p.dane);  // a TLSA policy that could not be read (TLSRPT: policy type tlsa)
 }
 
 TEST(TlsPolicy, OnlyUnusableRecordsMeanEncryptUnauthenticated) {
@@ -122,6 +124,8 @@ TEST(TlsPolicy, OnlyUnusableRecordsMeanEncryptUnauthenticated) {
   EXPECT_EQ(p.tls, smtp::TlsMode::required);
   EXPECT_EQ(p.handshake.verify, tls::Verify::none);
   EXPECT_FALSE(p.plaintext_fallback);
+  EXPECT_EQ(p.auth, Authentication::none);
+  EXPECT_TRUE(p.dane);  // still the host's TLSA policy (RFC 7672 §2.2)
   EXPECT_TRUE(decide_host_policy(facts(Level::dane_only), h).skip);
 }
 
@@ -129,6 +133,7 @@ TEST(TlsPolicy, NoDaneNoStsIsOpportunistic) {
   HostPolicy p = decide_host_policy(facts(), host());
   EXPECT_EQ(p.tls, smtp::TlsMode::opportunistic);
   EXPECT_TRUE(p.plaintext_fallback);
+  EXPECT_FALSE(p.dane);
   EXPECT_TRUE(decide_host_policy(facts(Level::dane_only), host()).skip);
 }
 

@@ -84,7 +84,7 @@ inline delivery::Report dane_success() {
   d.hosts.push_back({"mx1.dane.example",
                      "DANE: 1 usable TLSA record(s) at _25._tcp.mx1.dane.example: TLS required and "
                      "authenticated",
-                     "dane", std::nullopt, ""});
+                     "dane", std::nullopt, "", true});
   delivery::AttemptRecord a;
   a.host = "mx1.dane.example";
   a.address = "192.0.2.1";

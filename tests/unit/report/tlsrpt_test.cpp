@@ -19,8 +19,9 @@ json summary(int ok, int failed) {
   return {{"total-successful-session-count", ok}, {"total-failure-session-count", failed}};
 }
 
-delivery::HostRecord host_record(std::string host, std::string policy, std::string auth) {
-  return {std::move(host), std::move(policy), std::move(auth), std::nullopt, ""};
+delivery::HostRecord host_record(std::string host, std::string policy, std::string auth,
+                                 bool dane = false) {
+  return {std::move(host), std::move(policy), std::move(auth), std::nullopt, "", dane};
 }
 
 TEST(Tlsrpt, DateRangeCoversTheRun) {
@@ -75,7 +76,7 @@ TEST(Tlsrpt, SkippedDaneHostIsAFailureWithoutAddress) {
       rep.domains[0].hosts.begin(),
       {"mx2.dane.example", "DANE: TLSA lookup failed, host skipped", "none",
        make_error(Stage::dane, Permanence::temporary, "the TLSA lookup failed"),
-       delivery::tlsrpt::dnssec_invalid});
+       delivery::tlsrpt::dnssec_invalid, true});
   json p = policies(rep);
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[0]["policy"]["mx-host"], "mx2.dane.example");
@@ -106,7 +107,7 @@ TEST(Tlsrpt, UnusableTlsaRecordsStillMakeATlsaPolicy) {
   delivery::Report rep = dane_success();
   rep.domains[0].hosts[0] = host_record(
       "mx1.dane.example",
-      "DANE: TLSA records published but none usable: TLS required, unauthenticated", "none");
+      "DANE: TLSA records published but none usable: TLS required, unauthenticated", "none", true);
   rep.domains[0].attempts[0].tls = tls_info(false);
   json p = policies(rep);
   ASSERT_EQ(p.size(), 1u);
