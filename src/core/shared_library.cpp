@@ -24,6 +24,10 @@ Result<SharedLibrary> SharedLibrary::open(const std::string& soname) {
   return lib;
 }
 
+Error SharedLibrary::unusable() const {
+  return temporary_error(Stage::internal, "unusable " + soname_ + ": " + error_);
+}
+
 void* SharedLibrary::lookup(const char* name) {
   dlerror();  // clear any earlier error
   void* sym = handle_ ? dlsym(handle_.get(), name) : nullptr;

@@ -27,6 +27,8 @@ class SharedLibrary {
   /// What went wrong in the last failed bind(), e.g. "libcurl.so.4: undefined symbol: x".
   const std::string& error() const { return error_; }
   const std::string& soname() const { return soname_; }
+  /// The error for a library whose bind() failed: temporary, Stage::internal.
+  Error unusable() const;
 
  private:
   struct Closer {
@@ -38,5 +40,25 @@ class SharedLibrary {
   std::string soname_;
   std::string error_;
 };
+
+/// A library's table of entry points `Api`, filled by `bind(SharedLibrary&, Api&)` (which
+/// returns Result<void> and may also initialise the library). Loaded on the first call of each
+/// call site, thread-safely, and kept until exit; later calls return the same table or error.
+template <class Api, class Bind>
+Result<const Api*> load_api(const std::string& soname, Bind bind) {
+  struct Loaded {
+    SharedLibrary library;
+    Api api{};
+  };
+  static const Result<Loaded> loaded = [&]() -> Result<Loaded> {
+    auto lib = SharedLibrary::open(soname);
+    if (!lib) return fail(std::move(lib).error());
+    Loaded l{std::move(*lib), {}};
+    if (auto ok = bind(l.library, l.api); !ok) return fail(std::move(ok).error());
+    return l;
+  }();
+  if (!loaded) return fail(loaded.error());
+  return &loaded->api;
+}
 
 }  // namespace mx

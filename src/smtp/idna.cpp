@@ -1,19 +1,25 @@
 // IDNA conversions through libidn2 (see idna.hpp).
 #include "smtp/idna.hpp"
 
-#include <idn2.h>
-
 #include <cstdint>
+#include <memory>
 
-#include "core/unique_handle.hpp"
 #include "smtp/address.hpp"
+#include "smtp/idn2_api.hpp"
 
 namespace mx::smtp {
 
 namespace {
 
-using IdnString = UniqueHandle<char, &idn2_free>;
-using IdnBytes = UniqueHandle<std::uint8_t, &idn2_free>;
+// Frees through the loaded library's idn2_free.
+struct IdnFree {
+  const Idn2Api* api = nullptr;
+  void operator()(void* p) const noexcept {
+    if (p) api->free(p);
+  }
+};
+using IdnString = std::unique_ptr<char, IdnFree>;
+using IdnBytes = std::unique_ptr<std::uint8_t, IdnFree>;
 
 constexpr std::size_t kMaxLabel = 63;  // RFC 1035 §2.3.4
 
@@ -64,6 +70,25 @@ std::string check_ascii(std::string_view name) {
   }
 }
 
+bool is_ascii(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool has_a_label(std::string_view lower) {
+  return lower.starts_with("xn--") || lower.find(".xn--") != std::string_view::npos;
+}
+
 // Flags for registration-independent lookups: NFC first, then UTS #46 non-transitional
 // mapping (so "ß" stays "ß" as IDNA2008 says, and upper case maps to lower case).
 constexpr int kLookupFlags = IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL;
@@ -80,27 +105,41 @@ Result<std::string> domain_to_ascii(std::string_view domain) {
   // Input far beyond the limit cannot become a valid name; do not hand it to libidn2.
   if (domain.size() > 4 * kMaxDomainText) return bad(domain, "longer than 253 octets");
 
-  const std::string input(domain);
-  std::uint8_t* raw = nullptr;
-  int rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(input.c_str()), &raw, kLookupFlags);
-  IdnBytes owned(raw);
-  if (rc != IDN2_OK) return bad(domain, idn2_strerror(rc));
-  std::string ascii(reinterpret_cast<const char*>(owned.get()));
+  std::string ascii;
+  if (is_ascii(domain)) {
+    // UTS #46 maps ASCII only by lower-casing it (other characters are checked below), so an
+    // all-ASCII name needs libidn2 only for its A-labels.
+    ascii = lower_ascii(domain);
+  } else {
+    auto loaded = idn2_api();
+    if (!loaded) return fail(std::move(loaded).error());
+    const Idn2Api& idn = **loaded;
+    const std::string input(domain);
+    std::uint8_t* raw = nullptr;
+    int rc =
+        idn.lookup_u8(reinterpret_cast<const std::uint8_t*>(input.c_str()), &raw, kLookupFlags);
+    IdnBytes owned(raw, {&idn});
+    if (rc != IDN2_OK) return bad(domain, idn.strerror(rc));
+    ascii = reinterpret_cast<const char*>(owned.get());
+  }
 
   if (auto why = check_ascii(ascii); !why.empty()) return bad(domain, why);
 
   // libidn2 passes ASCII labels through; an "xn--" label must be a valid A-label that
   // decodes to a U-label and encodes back to itself (RFC 5891 §5.4).
-  if (ascii.starts_with("xn--") || ascii.find(".xn--") != std::string::npos) {
+  if (has_a_label(ascii)) {
+    auto loaded = idn2_api();
+    if (!loaded) return fail(std::move(loaded).error());
+    const Idn2Api& idn = **loaded;
     char* uraw = nullptr;
-    rc = idn2_to_unicode_8z8z(ascii.c_str(), &uraw, 0);
-    IdnString unicode(uraw);
-    if (rc != IDN2_OK) return bad(domain, idn2_strerror(rc));
+    int rc = idn.to_unicode_8z8z(ascii.c_str(), &uraw, 0);
+    IdnString unicode(uraw, {&idn});
+    if (rc != IDN2_OK) return bad(domain, idn.strerror(rc));
     std::uint8_t* back_raw = nullptr;
-    rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(unicode.get()), &back_raw,
-                        kLookupFlags);
-    IdnBytes back(back_raw);
-    if (rc != IDN2_OK) return bad(domain, idn2_strerror(rc));
+    rc = idn.lookup_u8(reinterpret_cast<const std::uint8_t*>(unicode.get()), &back_raw,
+                       kLookupFlags);
+    IdnBytes back(back_raw, {&idn});
+    if (rc != IDN2_OK) return bad(domain, idn.strerror(rc));
     if (ascii != reinterpret_cast<const char*>(back.get())) {
       return bad(domain, "A-label does not round-trip");
     }
@@ -110,10 +149,14 @@ Result<std::string> domain_to_ascii(std::string_view domain) {
 
 std::string domain_to_unicode(std::string_view domain) {
   if (domain.empty() || domain.find('\0') != std::string_view::npos) return std::string(domain);
+  // Only A-labels change (and libidn2 is loaded only for them).
+  if (is_ascii(domain) && !has_a_label(lower_ascii(domain))) return std::string(domain);
+  auto loaded = idn2_api();
+  if (!loaded) return std::string(domain);
   const std::string input(domain);
   char* raw = nullptr;
-  int rc = idn2_to_unicode_8z8z(input.c_str(), &raw, 0);
-  IdnString owned(raw);
+  int rc = (*loaded)->to_unicode_8z8z(input.c_str(), &raw, 0);
+  IdnString owned(raw, {*loaded});
   if (rc != IDN2_OK || !owned) return input;
   return std::string(owned.get());
 }
