@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/ascii.hpp"
 #include "dns/records.hpp"
 #include "fuzz_support.hpp"
 
@@ -12,16 +13,13 @@ namespace {
 
 using mx::dns::NameSyntax;
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 // `name` (from read_name) encodes back to `wire`, up to ASCII case.
 void check_name_roundtrip(const std::string& name, std::string_view wire) {
   auto enc = mx::dns::encode_name(name);
   MX_FUZZ_CHECK(enc.has_value());
   MX_FUZZ_CHECK(enc->size() == wire.size());
-  for (std::size_t i = 0; i < wire.size(); ++i) MX_FUZZ_CHECK((*enc)[i] == lower(wire[i]));
+  for (std::size_t i = 0; i < wire.size(); ++i)
+    MX_FUZZ_CHECK((*enc)[i] == mx::ascii_lower(wire[i]));
   MX_FUZZ_CHECK(mx::dns::normalize_name(name) == name);
   MX_FUZZ_CHECK(mx::dns::same_name(name, name + "."));
 }

@@ -15,6 +15,7 @@
 #include <limits>
 #include <span>
 
+#include "core/ascii.hpp"
 #include "core/fd.hpp"
 
 namespace mx::config {
@@ -29,21 +30,6 @@ constexpr std::string_view kTimeoutNames[] = {"connect", "tls",        "greeting
                                               "data",    "data_block", "data_end", "quit"};
 constexpr std::string_view kTlsPolicies[] = {"dane",    "dane-only", "verify",
                                              "encrypt", "may",       "none"};
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
 
 /// Text from the file shown in a message: control characters become '?', long text is cut.
 std::string printable(std::string_view s) {
@@ -114,7 +100,8 @@ bool is_resolver_address(std::string_view s) {
 bool is_helo_name(std::string_view s) {
   if (s.size() > 2 && s.front() == '[' && s.back() == ']') {
     std::string inner(s.substr(1, s.size() - 2));
-    if (inner.size() > 5 && iequals(inner.substr(0, 5), "IPv6:")) return is_ipv6(inner.substr(5));
+    if (inner.size() > 5 && ascii_iequals(inner.substr(0, 5), "IPv6:"))
+      return is_ipv6(inner.substr(5));
     return is_ipv4(inner);
   }
   return is_domain(s);
@@ -340,7 +327,7 @@ void read_proxy(Reader& r, const toml::table& t, const std::string& where,
   *command = r.string(t, "proxy_command", where);
   if (const auto& p = *proxy) {
     constexpr std::string_view kScheme = "socks5://";
-    if (p->size() <= kScheme.size() || !iequals(p->substr(0, kScheme.size()), kScheme) ||
+    if (p->size() <= kScheme.size() || !ascii_iequals(p->substr(0, kScheme.size()), kScheme) ||
         has_control(*p))
       r.error(r.line(t, "proxy"), where + ".proxy must be a socks5://[user:pass@]IP[:port] URL");
   }
@@ -359,7 +346,7 @@ std::optional<std::string> read_host(Reader& r, const toml::table& t, const std:
   std::string h = *host;
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   if (is_ipv4(h) || is_ipv6(h)) return h;
-  if (is_domain(h)) return to_lower(h);
+  if (is_domain(h)) return ascii_lower(h);
   r.error(r.line(t, "host"),
           where + ".host '" + printable(*host) + "' is neither a domain name nor an IP address");
   return std::nullopt;
@@ -570,7 +557,7 @@ std::vector<std::string> read_domains(Reader& r, const toml::table& t, std::stri
                              "its subdomains; IDNs in xn-- form)");
       continue;
     }
-    out.push_back(to_lower(item.value));
+    out.push_back(ascii_lower(item.value));
   }
   return out;
 }
@@ -691,7 +678,7 @@ TransportType Transport::type() const {
 
 const Transport* Config::find_transport(std::string_view name) const {
   for (const auto& t : transports)
-    if (iequals(t.name, name)) return &t;
+    if (ascii_iequals(t.name, name)) return &t;
   return nullptr;
 }
 

@@ -3,14 +3,10 @@
 
 #include <algorithm>
 
+#include "core/ascii.hpp"
+
 namespace mx::config {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [&](char x, char y) { return lower(x) == lower(y); });
-}
 
 bool any_matches(const std::vector<std::string>& patterns, std::string_view domain) {
   if (patterns.empty()) return true;
@@ -23,10 +19,10 @@ bool any_matches(const std::vector<std::string>& patterns, std::string_view doma
 bool domain_matches(std::string_view pattern, std::string_view domain) {
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
   if (domain.empty() || pattern.empty()) return false;
-  if (pattern.front() != '.') return iequals(pattern, domain);
+  if (pattern.front() != '.') return ascii_iequals(pattern, domain);
   // ".example.com": the domain must end in it and have at least one label before it.
   return domain.size() > pattern.size() &&
-         iequals(domain.substr(domain.size() - pattern.size()), pattern);
+         ascii_iequals(domain.substr(domain.size() - pattern.size()), pattern);
 }
 
 const Transport* select_transport(const Config& config, std::string_view recipient_domain,
@@ -37,7 +33,7 @@ const Transport* select_transport(const Config& config, std::string_view recipie
     if (!any_matches(r.sender_domains, sender_domain)) continue;
     // parse_config sets transport_index; a Config built by hand may only have the name.
     if (r.transport_index < config.transports.size() &&
-        iequals(config.transports[r.transport_index].name, r.transport))
+        ascii_iequals(config.transports[r.transport_index].name, r.transport))
       return &config.transports[r.transport_index];
     if (const Transport* t = config.find_transport(r.transport)) return t;
   }

@@ -12,6 +12,7 @@
 
 #include <sys/socket.h>
 
+#include "core/ascii.hpp"
 #include "dane/tlsa.hpp"
 #include "delivery/driver.hpp"
 #include "delivery/policy.hpp"
@@ -24,18 +25,11 @@
 namespace mx::delivery {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 /// The recipient's domain as DNS knows it (A-labels, RFC 5890), lower case.
 std::string domain_of(std::string_view mailbox) {
   auto at = mailbox.rfind('@');
   std::string domain =
-      lower(at == std::string_view::npos ? std::string_view{} : mailbox.substr(at + 1));
+      ascii_lower(at == std::string_view::npos ? std::string_view{} : mailbox.substr(at + 1));
   auto ascii = smtp::domain_to_ascii(domain);
   return ascii ? *ascii : domain;
 }

@@ -7,6 +7,7 @@
 
 #include <array>
 
+#include "core/ascii.hpp"
 #include "dns/resolver.hpp"
 
 namespace mx::dns {
@@ -17,10 +18,6 @@ constexpr std::size_t kMaxWireName = 255;  // RFC 1035 §2.3.4, including length
 
 Error malformed(std::string what) {
   return temporary_error(Stage::dns, "malformed DNS data: " + std::move(what));
-}
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 bool allowed(char c, NameSyntax syntax) {
@@ -57,7 +54,7 @@ Result<std::string> read_name(std::string_view wire, std::size_t& offset, NameSy
     for (std::size_t i = 0; i < len; ++i) {
       const char c = wire[pos + i];
       if (!allowed(c, syntax)) return fail(malformed("invalid character in domain name label"));
-      out += lower(c);
+      out += ascii_lower(c);
     }
     pos += len;
   }
@@ -182,7 +179,7 @@ std::string rcode_name(int rcode) {
 std::string normalize_name(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   std::string out(name);
-  for (char& c : out) c = lower(c);
+  for (char& c : out) c = ascii_lower(c);
   return out;
 }
 

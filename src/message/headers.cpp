@@ -5,6 +5,8 @@
 #include <set>
 #include <utility>
 
+#include "core/ascii.hpp"
+
 namespace mx::message {
 
 namespace {
@@ -19,21 +21,12 @@ bool is_ftext(char c) {
   return u >= 33 && u <= 126 && c != ':';
 }
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
-
 bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+  return s.size() >= prefix.size() && ascii_iequals(s.substr(0, prefix.size()), prefix);
 }
 
 bool is_bcc_name(std::string_view name) {
-  return iequals(name, "bcc") || iequals(name, "resent-bcc");
+  return ascii_iequals(name, "bcc") || ascii_iequals(name, "resent-bcc");
 }
 
 // Shows input in error details without letting control characters reach a terminal.
@@ -348,7 +341,8 @@ Result<std::vector<std::string>> extract_recipients(std::string_view message) {
       if (!istarts_with(name, "resent-")) continue;
       name.remove_prefix(7);
     }
-    if (!iequals(name, "to") && !iequals(name, "cc") && !iequals(name, "bcc")) continue;
+    if (!ascii_iequals(name, "to") && !ascii_iequals(name, "cc") && !ascii_iequals(name, "bcc"))
+      continue;
     auto list = parse_address_list(f.value, "the " + shown(f.name) + " header");
     if (!list) return fail(std::move(list).error());
     for (auto& addr : *list) {
@@ -356,7 +350,8 @@ Result<std::vector<std::string>> extract_recipients(std::string_view message) {
       std::string key = addr;
       std::size_t at = key.rfind('@');
       std::transform(key.begin() + static_cast<std::ptrdiff_t>(at), key.end(),
-                     key.begin() + static_cast<std::ptrdiff_t>(at), lower);
+                     key.begin() + static_cast<std::ptrdiff_t>(at),
+                     [](char c) { return ascii_lower(c); });
       if (seen.insert(std::move(key)).second) out.push_back(std::move(addr));
     }
   }

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/ascii.hpp"
 #include "core/fd.hpp"
 #include "mtasts/names.hpp"
 
@@ -124,7 +125,7 @@ Result<std::string> default_cache_dir() {
 
 Result<std::string> Cache::path_for(std::string_view domain) const {
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-  const std::string name = lower(domain);
+  const std::string name = ascii_lower(domain);
   if (!valid_hostname(name)) {
     return fail(cache_error("\"" + std::string(domain) + "\" is not a valid domain name"));
   }

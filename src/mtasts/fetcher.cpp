@@ -17,6 +17,7 @@
 #include <memory>
 #include <thread>
 
+#include "core/ascii.hpp"
 #include "mtasts/curl_api.hpp"
 #include "mtasts/names.hpp"
 
@@ -165,7 +166,7 @@ bool is_text_plain(const char* content_type) {
   const std::size_t semi = ct.find(';');
   ct = ct.substr(0, semi);
   while (!ct.empty() && (ct.back() == ' ' || ct.back() == '\t')) ct.remove_suffix(1);
-  return lower(ct) == "text/plain";
+  return ascii_lower(ct) == "text/plain";
 }
 
 bool is_tls_failure(CURLcode rc) {
@@ -195,7 +196,7 @@ CurlFetcher::CurlFetcher(FetchOptions options) : options_(std::move(options)) {}
 
 Result<std::string> CurlFetcher::fetch(std::string_view domain_in,
                                        std::span<const std::string> addresses) {
-  const std::string domain = lower(domain_in);
+  const std::string domain = ascii_lower(domain_in);
   const std::string host = "mta-sts." + domain;
   const std::string url = policy_url(domain, options_.port);
   const std::string prefix = "MTA-STS policy fetch from " + url + " failed: ";

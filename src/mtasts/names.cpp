@@ -28,14 +28,6 @@ bool valid_hostname(std::string_view name) {
   }
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 bool valid_extension_name(std::string_view name) {
   if (name.empty() || name.size() > 32 || !is_alnum(name.front())) return false;
   for (char c : name) {

@@ -10,9 +10,6 @@ namespace mx::mtasts {
 /// ending with a letter or digit, at most 63 octets, 253 in all, no trailing dot.
 bool valid_hostname(std::string_view name);
 
-/// ASCII lower case.
-std::string lower(std::string_view s);
-
 /// RFC 8461 §3.1/§3.2 WSP: space or tab.
 inline bool is_wsp(char c) {
   return c == ' ' || c == '\t';

@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "core/ascii.hpp"
 #include "mtasts/names.hpp"
 
 namespace mx::mtasts {
@@ -118,7 +119,7 @@ Result<Policy> parse_policy(std::string_view text) {
       if (!valid_mx_pattern(value)) {
         return fail(bad_policy(where + "invalid mx pattern \"" + std::string(value) + "\""));
       }
-      policy.mx.push_back(lower(value));
+      policy.mx.push_back(ascii_lower(value));
     }
     // Any other key is an extension and is ignored (RFC 8461 §3.2).
   }
@@ -133,7 +134,7 @@ Result<Policy> parse_policy(std::string_view text) {
 
 bool Policy::matches(std::string_view mx_host) const {
   if (!mx_host.empty() && mx_host.back() == '.') mx_host.remove_suffix(1);
-  const std::string host = lower(mx_host);
+  const std::string host = ascii_lower(mx_host);
   if (host.empty()) return false;
   for (const auto& pattern : mx) {
     if (pattern.starts_with("*.")) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/ascii.hpp"
 #include "smtp/address.hpp"
 #include "smtp/idn2_api.hpp"
 
@@ -77,14 +78,6 @@ bool is_ascii(std::string_view s) {
   return true;
 }
 
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 bool has_a_label(std::string_view lower) {
   return lower.starts_with("xn--") || lower.find(".xn--") != std::string_view::npos;
 }
@@ -109,7 +102,7 @@ Result<std::string> domain_to_ascii(std::string_view domain) {
   if (is_ascii(domain)) {
     // UTS #46 maps ASCII only by lower-casing it (other characters are checked below), so an
     // all-ASCII name needs libidn2 only for its A-labels.
-    ascii = lower_ascii(domain);
+    ascii = ascii_lower(domain);
   } else {
     auto loaded = idn2_api();
     if (!loaded) return fail(std::move(loaded).error());
@@ -150,7 +143,7 @@ Result<std::string> domain_to_ascii(std::string_view domain) {
 std::string domain_to_unicode(std::string_view domain) {
   if (domain.empty() || domain.find('\0') != std::string_view::npos) return std::string(domain);
   // Only A-labels change (and libidn2 is loaded only for them).
-  if (is_ascii(domain) && !has_a_label(lower_ascii(domain))) return std::string(domain);
+  if (is_ascii(domain) && !has_a_label(ascii_lower(domain))) return std::string(domain);
   auto loaded = idn2_api();
   if (!loaded) return std::string(domain);
   const std::string input(domain);
