@@ -12,7 +12,9 @@ int exit_code_for(const Error& e) {
     case Stage::config:
       return ex::config;
     case Stage::internal:
-      return ex::software;
+      // A bug is EX_SOFTWARE; resource exhaustion or a library that cannot be loaded is local
+      // and passing, so the queue should retry, not bounce.
+      return e.temporary() ? ex::tempfail : ex::software;
     default:
       break;
   }

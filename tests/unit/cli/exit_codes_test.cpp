@@ -30,6 +30,8 @@ TEST(ExitCodes, Table) {
   EXPECT_EQ(exit_code_for(reply_error(Permanence::permanent, 554, "5.7.1")), 69);
   EXPECT_EQ(exit_code_for(reply_error(Permanence::permanent, 550, "")), 69);
   EXPECT_EQ(exit_code_for(permanent_error(Stage::internal, "")), 70);
+  // Out of memory, a library that cannot be loaded: retry later, do not bounce.
+  EXPECT_EQ(exit_code_for(temporary_error(Stage::internal, "cannot load libidn2.so.0")), 75);
   Error io = permanent_error(Stage::input, "");
   io.reason = Reason::input_io;
   EXPECT_EQ(exit_code_for(io), 74);

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include "support/smtp_server.hpp"
 #include "unit/dns/fake_resolver.hpp"
@@ -47,7 +49,17 @@ class DeliverTest : public ::testing::Test {
     env.timeouts.connect = std::chrono::milliseconds(2000);
     env.timeouts.tls_handshake = std::chrono::milliseconds(500);
     env.random = [] { return 0u; };
+    env.mta_sts = mta_sts_;
     return deliver(req, spool, env);
+  }
+
+  /// An MTA-STS lookup that found no policy because the fetch failed with `stage`.
+  void sts_fetch_fails(Stage stage, std::string why) {
+    mta_sts_ = [stage, why](const std::string&) -> std::optional<mtasts::PolicyLookup> {
+      mtasts::PolicyLookup l;
+      l.fetch_error = temporary_error(stage, why);
+      return l;
+    };
   }
 
   FakeResolver resolver_;
@@ -55,7 +67,34 @@ class DeliverTest : public ::testing::Test {
   std::unique_ptr<tls::Context> tls_;
   std::vector<std::unique_ptr<SmtpServer>> servers_;
   std::uint16_t port_ = 0;
+  std::function<std::optional<mtasts::PolicyLookup>(const std::string&)> mta_sts_;
 };
+
+TEST_F(DeliverTest, MtaStsThatCannotBeCheckedHereDefersHostsWithoutDane) {
+  SmtpServer& a = server("127.0.0.2");
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.2");
+  sts_fetch_fails(Stage::internal, "cannot load libcurl.so.4: no such file");
+  Report r = run({"rcpt@d.example"});
+  ASSERT_EQ(r.recipients.size(), 1u);
+  ASSERT_TRUE(r.recipients[0].error);
+  EXPECT_TRUE(r.recipients[0].error->temporary());
+  EXPECT_NE(r.recipients[0].error->detail.find("cannot check MTA-STS: cannot load libcurl.so.4"),
+            std::string::npos)
+      << r.recipients[0].error->detail;
+  EXPECT_TRUE(a.messages().empty());
+}
+
+TEST_F(DeliverTest, MtaStsFetchFailureAtThePolicyHostMeansNoPolicy) {
+  SmtpServer& a = server("127.0.0.2");
+  resolver_.add_mx("d.example", 10, "a.d.example");
+  resolver_.add_a("a.d.example", "127.0.0.2");
+  sts_fetch_fails(Stage::connect, "connection refused");  // RFC 8461 §3.3: no cached policy
+  Report r = run({"rcpt@d.example"});
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_FALSE(r.recipients[0].error) << r.recipients[0].error->describe();
+  EXPECT_EQ(a.messages().size(), 1u);
+}
 
 TEST_F(DeliverTest, FirstServerDownSecondDelivers) {
   SmtpServer& b = server("127.0.0.2");
