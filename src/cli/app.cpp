@@ -57,7 +57,8 @@ Result<std::string> normalize_mailbox(const std::string& text, const char* role)
   auto ascii = smtp::domain_to_ascii(m->domain);
   if (!ascii) {
     Error e = std::move(ascii).error();
-    e.detail = std::string("bad ") + role + " address '" + text + "': " + e.detail;
+    const std::string what = e.stage == Stage::internal ? "cannot convert the " : "bad ";
+    e.detail = what + role + " address '" + text + "': " + e.detail;
     return fail(std::move(e));
   }
   if (m->local_is_ascii()) m->domain = *ascii;

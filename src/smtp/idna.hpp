@@ -17,7 +17,8 @@ inline constexpr std::size_t kMaxDomainText = 253;
 /// letter-digit-hyphen labels of 1-63 octets (RFC 1123 §2.1, RFC 5890 §2.3.1), at most
 /// kMaxDomainText octets. A-labels in the input must round-trip (RFC 5891 §5.4). An address
 /// literal ("[192.0.2.1]") is returned unchanged once smtp::validate_domain accepts it.
-/// Errors: Stage::input, permanent, Reason::bad_data, "invalid internationalized domain name: ...".
+/// Errors: Stage::input, permanent, Reason::bad_data, "invalid internationalized domain name: ...";
+/// or, when a name needs libidn2 and it cannot be loaded, Stage::internal, temporary.
 Result<std::string> domain_to_ascii(std::string_view domain);
 
 /// The domain for display: A-labels become U-labels. Input that libidn2 cannot convert
