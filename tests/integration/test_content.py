@@ -82,8 +82,21 @@ class ContentTest(MxTestCase):
 
 
 class ContentViaDataTest(ContentTest):
-    """The same messages through mx13 (Postfix without CHUNKING): DATA with dot-stuffing."""
+    """The same messages through mx13 (Postfix without CHUNKING and PIPELINING): DATA with
+    dot-stuffing, each command sent after the reply to the one before."""
     DOMAIN, VIA, COMMAND = "nochunk.secure.example", "mx13.secure.example", b">>> DATA"
+
+    def test_commands_wait_for_replies(self):
+        rcpt = address("lockstep", self.DOMAIN)
+        r = self.send([rcpt], b"Subject: lock-step\r\n\r\nbody\r\n")
+        self.assert_delivered(rcpt, b"Subject: lock-step\r\n\r\nbody\r\n", run=r, via=self.VIA)
+        lines = [l for l in r.stdout.splitlines() if l.startswith((b">>> ", b"<<< "))]
+        start = next(i for i, l in enumerate(lines) if l.startswith(b">>> MAIL FROM"))
+        # MAIL, RCPT and DATA each get their reply before the next command goes out.
+        self.assertTrue(lines[start + 1].startswith(b"<<< 250"), lines[start:start + 6])
+        self.assertTrue(lines[start + 2].startswith(b">>> RCPT TO"), lines[start:start + 6])
+        self.assertTrue(lines[start + 3].startswith(b"<<< 250"), lines[start:start + 6])
+        self.assertEqual(lines[start + 4], b">>> DATA", lines[start:start + 6])
 
 
 if __name__ == "__main__":

@@ -163,10 +163,10 @@ MXS = [
      "tls": "ca-signed", "cert": "sts"},
     {"name": "mx12", "host": "mxsts-self.insecure.example", "addr": "127.0.25.12",
      "tls": "self-signed", "cert": "stsself"},
-    # Like mx1 (same certificate and TLSA) but without CHUNKING: clients must use DATA, so
-    # dot-stuffing meets a real server.
+    # Like mx1 (same certificate and TLSA) but without CHUNKING and PIPELINING: clients must use
+    # DATA and wait for each reply, so dot-stuffing and the lock-step dialogue meet a real server.
     {"name": "mx13", "host": "mx13.secure.example", "addr": "127.0.25.13", "tls": "self-signed",
-     "cert": "mx1", "smtpd": ["smtpd_discard_ehlo_keywords=chunking"]},
+     "cert": "mx1", "smtpd": ["smtpd_discard_ehlo_keywords=chunking,pipelining"]},
 ]
 
 REQUIRED_TOOLS = ["nsd", "nsd-checkconf", "unbound", "unbound-checkconf", "ldns-keygen",
