@@ -7,7 +7,7 @@ packages=(
   libssl-dev libunbound-dev libcurl4-openssl-dev libgsasl-dev libidn2-dev
   libgtest-dev libgmock-dev libtomlplusplus-dev nlohmann-json3-dev
   dns-root-data
-  unbound nsd ldnsutils postfix swaks nginx-light dovecot-core python3-jsonschema
+  unbound nsd ldnsutils postfix swaks nginx-light dovecot-core python3-jsonschema python3-aiosmtpd
   dante-server openssh-server libnet-ssleay-perl openssl procps iproute2 python3
 )
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
