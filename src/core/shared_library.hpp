@@ -42,6 +42,20 @@ class SharedLibrary {
   std::string error_;
 };
 
+/// A unique_ptr deleter that frees through a loaded library's table: `Member` points to the
+/// free function's slot in the table (e.g. &CurlApi::easy_cleanup).
+template <auto Member>
+struct FreeThrough {
+  template <class C, class F>
+  static C owner_of(F C::*);
+  using Api = decltype(owner_of(Member));
+  const Api* api = nullptr;
+  template <class T>
+  void operator()(T* p) const noexcept {
+    if (p) (api->*Member)(p);
+  }
+};
+
 /// A library's table of entry points `Api`, filled by `bind(SharedLibrary&, Api&)` (which
 /// returns Result<void> and may also initialise the library). Loaded on the first call of each
 /// call site, thread-safely, and kept until exit; later calls return the same table or error.

@@ -182,7 +182,6 @@ class DomainDelivery {
     Error last =
         temporary_error(Stage::connect, "no mail exchanger of " + domain + " could be reached");
     std::optional<mtasts::Policy> sts;
-    std::optional<Error> sts_broken;  // the lookup failed on this machine (see below)
     bool sts_looked_up = false;
     for (const auto& host : dest->hosts) {
       if (host.lookup_error) {
@@ -199,21 +198,13 @@ class DomainDelivery {
             record_.mta_sts->policy->mode != mtasts::Mode::none)
           sts = record_.mta_sts->policy;
         // A fetch that failed here rather than at the policy host (libcurl cannot be loaded,
-        // out of memory) says nothing about the domain: without a cached policy, defer its
-        // hosts that lack DANE instead of silently delivering as if it had no policy.
+        // out of memory) says nothing about the domain (see DomainFacts::sts_unavailable).
         if (record_.mta_sts && !record_.mta_sts->policy && record_.mta_sts->fetch_error &&
-            record_.mta_sts->fetch_error->stage == Stage::internal) {
-          sts_broken = *record_.mta_sts->fetch_error;
-          sts_broken->permanence = Permanence::temporary;
-          sts_broken->detail = "cannot check MTA-STS: " + sts_broken->detail;
-        }
+            record_.mta_sts->fetch_error->stage == Stage::internal)
+          facts.sts_unavailable = &*record_.mta_sts->fetch_error;
       }
       facts.sts = sts ? &*sts : nullptr;
       HostPolicy policy = decide_host_policy(facts, host);
-      if (sts_broken && !policy.dane && !policy.skip) {
-        policy.skip = *sts_broken;
-        policy.summary = "MTA-STS could not be checked on this machine: host deferred";
-      }
       progress_.note(host.name + ": " + policy.summary);
       HostRecord hr{host.name, policy.summary, authentication_name(policy.auth), policy.skip,
                     {},        policy.dane};

@@ -141,6 +141,13 @@ HostPolicy decide_host_policy(const DomainFacts& d, const dns::MxHost& h) {
                 "no DNSSEC-secure TLSA records for " + h.name + " (--tls-policy dane-only)", h);
             return p;
           }
+          if (d.sts_unavailable && !d.sts) {
+            p.skip = *d.sts_unavailable;
+            p.skip->permanence = Permanence::temporary;
+            p.skip->detail = "cannot check MTA-STS: " + p.skip->detail;
+            p.summary = "MTA-STS could not be checked on this machine: host deferred";
+            return p;
+          }
           if (sts_enforce(d.sts)) {
             // RFC 8461 §4.1-4.2: only hosts the policy names, with a PKIX-valid certificate.
             if (!d.sts->matches(h.name)) {

@@ -37,8 +37,11 @@ struct DomainFacts {
   bool tls_required_no = false;         // the message has "TLS-Required: No" (RFC 8689 §5)
   bool require_tls = false;             // --require-tls: REQUIRETLS (RFC 8689 §4)
   const mtasts::Policy* sts = nullptr;  // the domain's MTA-STS policy (mode none counts as absent)
-  bool mx_secure = false;               // the MX RRset (or implicit MX) was DNSSEC-secure
-  std::string next_hop;                 // the recipient domain (reference name without MX)
+  // Set when the policy could not be looked up for a local reason (libcurl cannot be loaded):
+  // hosts that would rely on MTA-STS are deferred rather than treated as policy-free.
+  const Error* sts_unavailable = nullptr;
+  bool mx_secure = false;  // the MX RRset (or implicit MX) was DNSSEC-secure
+  std::string next_hop;    // the recipient domain (reference name without MX)
   bool implicit_mx = false;
 };
 

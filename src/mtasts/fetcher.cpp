@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/ascii.hpp"
+#include "core/shared_library.hpp"
 #include "mtasts/curl_api.hpp"
 #include "mtasts/names.hpp"
 
@@ -26,8 +27,8 @@ namespace mx::mtasts {
 namespace {
 
 // Owned through the loaded library's own free functions.
-using CurlPtr = std::unique_ptr<CURL, decltype(CurlApi::easy_cleanup)>;
-using SlistPtr = std::unique_ptr<curl_slist, decltype(CurlApi::slist_free_all)>;
+using CurlPtr = std::unique_ptr<CURL, FreeThrough<&CurlApi::easy_cleanup>>;
+using SlistPtr = std::unique_ptr<curl_slist, FreeThrough<&CurlApi::slist_free_all>>;
 
 // Per-transfer state the callbacks see.
 struct Transfer {
@@ -228,9 +229,9 @@ Result<std::string> CurlFetcher::fetch(std::string_view domain_in,
   auto loaded = curl_api();
   if (!loaded) return failure(Stage::internal, loaded.error().detail);
   const CurlApi& api = **loaded;
-  CurlPtr curl(api.easy_init(), api.easy_cleanup);
+  CurlPtr curl(api.easy_init(), {&api});
   if (!curl) return failure(Stage::internal, "curl_easy_init failed");
-  SlistPtr resolve(nullptr, api.slist_free_all);
+  SlistPtr resolve(nullptr, {&api});
   if (!append(api, resolve, host + ":" + std::to_string(options_.port) + ":" + pinned)) {
     return failure(Stage::internal, "out of memory");
   }

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <memory>
 
+#include "core/shared_library.hpp"
 #include "sasl/gsasl_api.hpp"
 #include "sasl/mechanisms.hpp"
 #include "sasl/scram.hpp"
@@ -16,9 +17,9 @@ namespace mx::sasl {
 
 namespace {
 
-using GsaslCtx = std::unique_ptr<Gsasl, GsaslFree<&GsaslApi::done>>;
-using GsaslSession = std::unique_ptr<Gsasl_session, GsaslFree<&GsaslApi::finish>>;
-using GsaslString = std::unique_ptr<char, GsaslFree<&GsaslApi::free>>;
+using GsaslCtx = std::unique_ptr<Gsasl, FreeThrough<&GsaslApi::done>>;
+using GsaslSession = std::unique_ptr<Gsasl_session, FreeThrough<&GsaslApi::finish>>;
+using GsaslString = std::unique_ptr<char, FreeThrough<&GsaslApi::free>>;
 
 // GNU SASL 2.1.0 added tls-exporter (RFC 9266) to the SCRAM client.
 constexpr bool kHaveTlsExporter = GSASL_VERSION_NUMBER >= 0x020100;
@@ -103,7 +104,7 @@ Result<Client> Client::start(std::string_view mechanism_name, const Credentials&
   // that a server which did offer -PLUS detects the downgrade. libgsasl 2.2.0 fails the
   // exchange when given binding data for plain SCRAM, so that case is ours.
   if (is_scram(mech) && !is_plus(mech) && cb && !options.server_offers_plus) {
-    impl->scram_y.emplace(mech, credentials.authcid, credentials.password, credentials.authzid);
+    impl->scram_y.emplace(gs, mech, credentials.authcid, credentials.password, credentials.authzid);
     return Client(std::move(impl));
   }
 

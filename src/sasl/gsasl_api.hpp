@@ -28,14 +28,4 @@ struct GsaslApi {
 /// error says why it is unusable.
 Result<const GsaslApi*> gsasl_api();
 
-/// A unique_ptr deleter that frees through the loaded library's `Member` function.
-template <auto Member>
-struct GsaslFree {
-  const GsaslApi* api = nullptr;
-  template <class T>
-  void operator()(T* p) const noexcept {
-    if (p) (api->*Member)(p);
-  }
-};
-
 }  // namespace mx::sasl

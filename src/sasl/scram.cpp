@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/shared_library.hpp"
 #include "sasl/gsasl_api.hpp"
 #include "sasl/mechanisms.hpp"
 
@@ -18,7 +19,7 @@ namespace mx::sasl::detail {
 
 namespace {
 
-using GsaslString = std::unique_ptr<char, GsaslFree<&GsaslApi::free>>;
+using GsaslString = std::unique_ptr<char, FreeThrough<&GsaslApi::free>>;
 
 // Beyond this the server is either broken or trying to burn our CPU.
 constexpr unsigned long kMaxIterations = 10'000'000;
@@ -82,9 +83,10 @@ std::string hmac(const EVP_MD* md, std::string_view key, std::string_view data) 
 
 }  // namespace
 
-ScramYClient::ScramYClient(std::string mechanism, std::string authcid, std::string password,
-                           std::optional<std::string> authzid)
-    : mechanism_(std::move(mechanism)),
+ScramYClient::ScramYClient(const GsaslApi& gsasl, std::string mechanism, std::string authcid,
+                           std::string password, std::optional<std::string> authzid)
+    : gs_(&gsasl),
+      mechanism_(std::move(mechanism)),
       authcid_(std::move(authcid)),
       password_(std::move(password)),
       authzid_(std::move(authzid)) {}
@@ -92,13 +94,11 @@ ScramYClient::ScramYClient(std::string mechanism, std::string authcid, std::stri
 Result<std::string> ScramYClient::step(std::string_view server_data) {
   switch (state_) {
     case State::initial: {
-      auto api = gsasl_api();
-      if (!api) return fail(std::move(api).error());
-      auto user = saslprep(**api, authcid_);
+      auto user = saslprep(*gs_, authcid_);
       if (!user || user->empty())
         return fail(permanent_error(Stage::config, "the SASL user name is not valid (SASLprep)"));
       char nonce[18];
-      if ((*api)->nonce(nonce, sizeof nonce) != GSASL_OK)
+      if (gs_->nonce(nonce, sizeof nonce) != GSASL_OK)
         return fail(temporary_error(Stage::internal, "cannot make a SCRAM nonce"));
       client_nonce_ = base64_encode(std::string_view(nonce, sizeof nonce));
       // RFC 5802 §6: "y": we support channel binding but the server did not offer -PLUS.
@@ -147,9 +147,7 @@ Result<std::string> ScramYClient::client_final(std::string_view server_first) {
   if (iterations > kMaxIterations)
     return fail(protocol(what + "iteration count " + std::string(it) + " is too large"));
 
-  auto api = gsasl_api();
-  if (!api) return fail(std::move(api).error());
-  const GsaslApi& gs = **api;
+  const GsaslApi& gs = *gs_;
   Gsasl_hash hash = mechanism_ == "SCRAM-SHA-1" ? GSASL_HASH_SHA1 : GSASL_HASH_SHA256;
   const EVP_MD* md = hash == GSASL_HASH_SHA1 ? EVP_sha1() : EVP_sha256();
   std::size_t len = gs.hash_length(hash);

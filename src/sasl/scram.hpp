@@ -8,14 +8,16 @@
 #include <string_view>
 
 #include "core/result.hpp"
+#include "sasl/gsasl_api.hpp"
 
 namespace mx::sasl::detail {
 
 class ScramYClient {
  public:
-  /// `mechanism`: "SCRAM-SHA-1" or "SCRAM-SHA-256".
-  ScramYClient(std::string mechanism, std::string authcid, std::string password,
-               std::optional<std::string> authzid);
+  /// `mechanism`: "SCRAM-SHA-1" or "SCRAM-SHA-256"; `gsasl`: the loaded GNU SASL (SASLprep,
+  /// nonce, key derivation).
+  ScramYClient(const GsaslApi& gsasl, std::string mechanism, std::string authcid,
+               std::string password, std::optional<std::string> authzid);
 
   /// Step 0: client-first-message; step 1: client-final-message; step 2: checks the server
   /// signature and completes with an empty response.
@@ -28,6 +30,7 @@ class ScramYClient {
   Result<std::string> client_final(std::string_view server_first);
   Result<std::string> verify_server(std::string_view server_final);
 
+  const GsaslApi* gs_;
   std::string mechanism_;
   std::string authcid_;
   std::string password_;

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/ascii.hpp"
+#include "core/shared_library.hpp"
 #include "smtp/address.hpp"
 #include "smtp/idn2_api.hpp"
 
@@ -12,15 +13,8 @@ namespace mx::smtp {
 
 namespace {
 
-// Frees through the loaded library's idn2_free.
-struct IdnFree {
-  const Idn2Api* api = nullptr;
-  void operator()(void* p) const noexcept {
-    if (p) api->free(p);
-  }
-};
-using IdnString = std::unique_ptr<char, IdnFree>;
-using IdnBytes = std::unique_ptr<std::uint8_t, IdnFree>;
+using IdnString = std::unique_ptr<char, FreeThrough<&Idn2Api::free>>;
+using IdnBytes = std::unique_ptr<std::uint8_t, FreeThrough<&Idn2Api::free>>;
 
 constexpr std::size_t kMaxLabel = 63;  // RFC 1035 §2.3.4
 

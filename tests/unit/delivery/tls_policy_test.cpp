@@ -137,6 +137,17 @@ TEST(TlsPolicy, NoDaneNoStsIsOpportunistic) {
   EXPECT_TRUE(decide_host_policy(facts(Level::dane_only), host()).skip);
 }
 
+TEST(TlsPolicy, MtaStsUnavailableHereDefersOnlyHostsWithoutDane) {
+  const Error local = temporary_error(Stage::internal, "cannot load libcurl.so.4");
+  DomainFacts d = facts();
+  d.sts_unavailable = &local;
+  HostPolicy p = decide_host_policy(d, host());
+  ASSERT_TRUE(p.skip);
+  EXPECT_TRUE(p.skip->temporary());
+  EXPECT_EQ(p.skip->detail, "cannot check MTA-STS: cannot load libcurl.so.4");
+  EXPECT_FALSE(decide_host_policy(d, dane_host()).skip);  // DANE does not need MTA-STS
+}
+
 TEST(TlsPolicy, MtaStsEnforce) {
   mtasts::Policy policy = sts(mtasts::Mode::enforce, {"*.example.net"});
   DomainFacts d = facts();
